@@ -1,0 +1,108 @@
+import { readFileSync } from 'node:fs'
+import envSchema from 'env-schema'
+import { Type, type Static, type TObject, type TProperties } from 'typebox'
+
+/**
+ * Settings every service shares. A service spreads these into its own schema:
+ * `Type.Object({ ...BaseConfigProperties, MY_SETTING: Type.String() })`.
+ */
+export const BaseConfigProperties = {
+  HOST: Type.String({ default: '127.0.0.1', description: 'address to listen on (0.0.0.0 in a container)' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, description: 'port to listen on' }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+    { default: 'info' }
+  ),
+  PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', description: 'the URL browsers and peers reach this service at' })),
+  TRUST_PROXY: Type.Union([Type.Boolean(), Type.String()], {
+    default: false,
+    description: 'trust X-Forwarded-* from a proxy: true, false, or a list of addresses/CIDRs'
+  }),
+  SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10000, description: 'how long a SIGTERM waits for requests in flight' }),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'redis:// or rediss:// URL of a standalone Redis' })),
+  REDIS_SENTINELS: Type.Optional(Type.String({ pattern: '^[^,\\s]+:\\d+(,[^,\\s]+:\\d+)*$', description: 'host:port list of Redis Sentinels' })),
+  REDIS_SENTINEL_NAME: Type.String({ default: 'mymaster', description: 'the master name that the Sentinels watch' }),
+  REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: '^[^,\\s]+:\\d+(,[^,\\s]+:\\d+)*$', description: 'host:port list of Redis Cluster seed nodes' })),
+  REDIS_PASSWORD: Type.Optional(Type.String({ description: 'password for Sentinel or Cluster nodes (REDIS_URL carries its own)' })),
+  REDIS_KEY_PREFIX: Type.Optional(Type.String({ description: 'prefix of every key this service writes (default ltilaunch:<service>:)' }))
+}
+
+export const BaseConfigSchema = Type.Object(BaseConfigProperties)
+export type BaseConfig = Static<typeof BaseConfigSchema>
+
+/** A configuration that cannot start a service; `problems` names each variable and why. */
+export class ConfigError extends Error {
+  readonly problems: string[]
+  constructor (problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`)
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+interface AjvError {
+  instancePath: string
+  message?: string
+  params: Record<string, unknown>
+}
+
+/**
+ * Reads a service's configuration from the environment and validates it.
+ *
+ * `NAME_FILE` may name a file that holds the value of `NAME` (Docker and
+ * Kubernetes secrets); `NAME` itself wins when both are set. Every bad or
+ * missing value is reported at once, by name, in a `ConfigError`.
+ */
+export function loadConfig<P extends TProperties> (
+  schema: TObject<P>,
+  env: NodeJS.ProcessEnv = process.env
+): Static<TObject<P>> {
+  const problems: string[] = []
+  const data: Record<string, string> = {}
+  for (const name of Object.keys(schema.properties)) {
+    const direct = env[name]
+    const file = env[`${name}_FILE`]
+    if (direct !== undefined && direct !== '') {
+      data[name] = direct
+    } else if (file !== undefined && file !== '') {
+      try {
+        data[name] = readFileSync(file, 'utf8').replace(/\r?\n$/, '')
+      } catch (err) {
+        problems.push(`${name}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`)
+      }
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+
+  // env-schema mutates the schema it is given; validate a copy.
+  const copy = structuredClone(schema) as unknown as Record<string, unknown>
+  try {
+    return envSchema({ schema: copy, data, env: false }) as Static<TObject<P>>
+  } catch (err) {
+    const errors = (err as { errors?: AjvError[] }).errors
+    if (!errors) throw err
+    throw new ConfigError(describeErrors(errors, schema))
+  }
+}
+
+function describeErrors (errors: AjvError[], schema: TObject): string[] {
+  const seen = new Set<string>()
+  const out: string[] = []
+  for (const error of errors) {
+    const missing = error.params.missingProperty as string | undefined
+    const name = missing ?? error.instancePath.replace(/^\//, '').split('/')[0] ?? '(config)'
+    // A union reports one error per branch; one line per variable is enough.
+    if (seen.has(name)) continue
+    seen.add(name)
+    const property = (schema.properties as Record<string, { description?: string, anyOf?: unknown[] }>)[name]
+    const about = property?.description ? ` (${property.description})` : ''
+    out.push(missing ? `${name} is required${about}` : `${name} ${error.message ?? 'is invalid'}${about}`)
+  }
+  return out
+}
+
+/** Splits a comma-separated setting into trimmed, non-empty parts. */
+export function splitList (value: string | undefined): string[] {
+  if (!value) return []
+  return value.split(',').map((part) => part.trim()).filter((part) => part !== '')
+}

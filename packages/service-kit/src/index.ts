@@ -1,0 +1,20 @@
+export { BaseConfigProperties, BaseConfigSchema, ConfigError, loadConfig, splitList, type BaseConfig } from './config.js'
+export { autoSubmitPage, escapeHtml, html, page, raw, SafeHtml, type PageOptions } from './html.js'
+export { loggerOptions, REDACTED_PATHS, type LoggerSettings } from './logger.js'
+export { default as errorsPlugin, errorPage, wantsHtml, type ErrorsPluginOptions, type HintedError } from './plugins/errors.js'
+export { default as healthPlugin, type ReadinessCheck } from './plugins/health.js'
+export { default as serviceKit, type ServiceKitOptions } from './plugins/service-kit.js'
+export { default as storePlugin, type StorePluginOptions } from './plugins/store.js'
+export { createServer, startService, trustProxySetting, type ServiceDefinition, type ServiceServer } from './server.js'
+export {
+  createRedisClient,
+  createStore,
+  MemoryStore,
+  redisConfigured,
+  RedisStore,
+  StoreUnavailableError,
+  waitForRedis,
+  type RedisClient,
+  type RedisSettings,
+  type Store
+} from './store/index.js'

@@ -1,0 +1,38 @@
+import createError from '@fastify/error'
+
+/**
+ * Short-lived state shared by every replica of a service: OIDC state and
+ * nonces, message hints, one-time codes, sessions. Values are JSON; every
+ * key has a time to live, in seconds.
+ */
+export interface Store {
+  readonly kind: 'redis' | 'memory'
+  /** Stores a value that will be taken once (overwrites). */
+  put (key: string, value: unknown, ttlSeconds: number): Promise<void>
+  /** Atomically reads and deletes: of concurrent takers exactly one gets the value. */
+  take<T = unknown> (key: string): Promise<T | undefined>
+  /** Marks a key as used if it is not already (for nonces): true for the first caller only. */
+  claim (key: string, ttlSeconds: number): Promise<boolean>
+  /** Stores a value only if the key is absent; returns whether it did. */
+  putNew (key: string, value: unknown, ttlSeconds: number): Promise<boolean>
+  get<T = unknown> (key: string): Promise<T | undefined>
+  set (key: string, value: unknown, ttlSeconds: number): Promise<void>
+  delete (key: string): Promise<boolean>
+  /** Resolves when the backing store answers; rejects with StoreUnavailableError otherwise. */
+  ping (): Promise<void>
+  close (): Promise<void>
+}
+
+/** The store cannot be reached: callers answer 503 with Retry-After, not 500. */
+export const StoreUnavailableError = createError<[string]>(
+  'LTILAUNCH_STORE_UNAVAILABLE',
+  'The state store (Redis) is not answering: %s',
+  503
+)
+
+export function assertTtl (ttlSeconds: number): number {
+  if (!Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
+    throw new RangeError(`a store TTL must be a positive number of seconds, got ${ttlSeconds}`)
+  }
+  return Math.ceil(ttlSeconds)
+}

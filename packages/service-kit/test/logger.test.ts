@@ -1,0 +1,32 @@
+import t from 'tap'
+import { Writable } from 'node:stream'
+import pino from 'pino'
+import { loggerOptions } from '../src/logger.js'
+
+t.test('secrets never reach the log', async (t) => {
+  const lines: string[] = []
+  const sink = new Writable({
+    write (chunk, _encoding, done) {
+      lines.push(String(chunk))
+      done()
+    }
+  })
+  const log = pino(loggerOptions({ level: 'info', service: 'kit', pretty: false }), sink)
+  log.info({
+    req: { headers: { authorization: 'Bearer abc.def', cookie: 'sid=s3cret' } },
+    res: { headers: { 'set-cookie': 'sid=s3cret' } },
+    body: { id_token: 'eyJ.payload.sig', client_secret: 'cs-1', code: 'one-time', access_token: 'at-1', refresh_token: 'rt-1' },
+    id_token: 'top.level.token'
+  }, 'something happened')
+  const out = lines.join('')
+  for (const secret of ['abc.def', 's3cret', 'eyJ.payload.sig', 'cs-1', 'one-time', 'at-1', 'rt-1', 'top.level.token']) {
+    t.notMatch(out, secret, `${secret} is redacted`)
+  }
+  t.match(out, '[redacted]')
+  t.match(JSON.parse(lines[0] ?? '{}'), { service: 'kit', msg: 'something happened' })
+})
+
+t.test('pretty logs only when asked or on a terminal', async (t) => {
+  t.ok(loggerOptions({ level: 'info', service: 'kit', pretty: true }).transport, 'pretty has a transport')
+  t.notOk(loggerOptions({ level: 'info', service: 'kit', pretty: false }).transport)
+})

@@ -1,0 +1,96 @@
+import t from 'tap'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { MemoryStore } from '../src/store/memory.js'
+import { STORE_KINDS, storeForTest } from '../src/testing.js'
+
+// The same contract, held by the in-process store and by Redis.
+for (const kind of STORE_KINDS) {
+  t.test(`${kind} store`, async (t) => {
+    const store = await storeForTest(t, kind)
+    if (store === undefined) return
+    t.equal(store.kind, kind)
+
+    t.test('put then take returns the value once', async (t) => {
+      await store.put('state:a', { nonce: 'n1', next: '/x' }, 60)
+      t.same(await store.take('state:a'), { nonce: 'n1', next: '/x' })
+      t.equal(await store.take('state:a'), undefined, 'a second take finds nothing')
+    })
+
+    t.test('take of an unknown key is undefined', async (t) => {
+      t.equal(await store.take('state:never'), undefined)
+    })
+
+    t.test('claim succeeds once, then refuses', async (t) => {
+      t.equal(await store.claim('nonce:1', 60), true)
+      t.equal(await store.claim('nonce:1', 60), false)
+      t.equal(await store.claim('nonce:2', 60), true, 'another key is independent')
+    })
+
+    t.test('putNew does not overwrite', async (t) => {
+      t.equal(await store.putNew('idem:1', 'first', 60), true)
+      t.equal(await store.putNew('idem:1', 'second', 60), false)
+      t.equal(await store.get('idem:1'), 'first')
+    })
+
+    t.test('get and set keep the value until it expires', async (t) => {
+      await store.set('session:1', { user: 'ada' }, 60)
+      t.same(await store.get('session:1'), { user: 'ada' })
+      t.same(await store.get('session:1'), { user: 'ada' }, 'get does not consume')
+      await store.set('session:1', { user: 'grace' }, 60)
+      t.same(await store.get('session:1'), { user: 'grace' }, 'set overwrites')
+    })
+
+    t.test('delete removes and reports whether it did', async (t) => {
+      await store.set('d:1', 1, 60)
+      t.equal(await store.delete('d:1'), true)
+      t.equal(await store.delete('d:1'), false)
+      t.equal(await store.get('d:1'), undefined)
+    })
+
+    t.test('values expire after their TTL', async (t) => {
+      await store.put('short', 'v', 1)
+      t.equal(await store.claim('short-claim', 1), true)
+      await sleep(1100)
+      t.equal(await store.take('short'), undefined, 'an expired value cannot be taken')
+      t.equal(await store.claim('short-claim', 1), true, 'an expired claim can be made again')
+    })
+
+    t.test('concurrent takes of one key: exactly one winner', async (t) => {
+      await store.put('race', 'prize', 60)
+      const results = await Promise.all(Array.from({ length: 50 }, async () => await store.take('race')))
+      t.equal(results.filter((r) => r === 'prize').length, 1)
+    })
+
+    t.test('concurrent claims of one key: exactly one winner', async (t) => {
+      const results = await Promise.all(Array.from({ length: 50 }, async () => await store.claim('race-nonce', 60)))
+      t.equal(results.filter(Boolean).length, 1)
+    })
+
+    t.test('a non-positive TTL is refused', async (t) => {
+      await t.rejects(store.put('bad', 1, 0), RangeError)
+      await t.rejects(store.set('bad', 1, -5), RangeError)
+    })
+
+    t.test('ping answers', async (t) => {
+      await t.resolves(store.ping())
+    })
+  })
+}
+
+t.test('memory store sweeps expired entries nobody reads', async (t) => {
+  let now = 0
+  const store = new MemoryStore({ now: () => now, sweepIntervalMs: 60_000 })
+  t.teardown(() => store.close())
+  await store.set('a', 1, 10)
+  await store.set('b', 1, 100)
+  t.equal(store.size, 2)
+  now = 20_000
+  t.equal(store.size, 1, 'the expired entry is gone without being read')
+})
+
+t.test('memory store prefixes keep two stores apart', async (t) => {
+  const a = new MemoryStore({ prefix: 'a:' })
+  t.teardown(() => a.close())
+  await a.set('k', 1, 10)
+  t.equal(await a.get('k'), 1)
+})

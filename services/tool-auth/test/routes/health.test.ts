@@ -1,0 +1,23 @@
+import t from 'tap'
+import { build } from '../helper.js'
+
+t.test('/healthz answers while the process is up', async (t) => {
+  const app = await build(t)
+  const res = await app.inject('/healthz')
+  t.equal(res.statusCode, 200)
+  t.same(res.json(), { status: 'ok', service: 'tool-auth' })
+})
+
+t.test('/readyz checks the store', async (t) => {
+  const app = await build(t)
+  const res = await app.inject('/readyz')
+  t.equal(res.statusCode, 200)
+  t.equal(res.json().checks.store, 'ok')
+})
+
+t.test('an unknown route is a 404 with a TOOL_AUTH code', async (t) => {
+  const app = await build(t, { store: 'memory' })
+  const res = await app.inject('/no-such-page')
+  t.equal(res.statusCode, 404)
+  t.equal(res.json().code, 'TOOL_AUTH_NOT_FOUND')
+})
