@@ -1,6 +1,22 @@
-import { serviceKit, type Store } from '@ltilaunch/service-kit'
+import cookie from '@fastify/cookie'
+import formbody from '@fastify/formbody'
+import rateLimit from '@fastify/rate-limit'
+import { RedisStore, serviceKit, type Store } from '@ltilaunch/service-kit'
 import type { FastifyPluginAsync } from 'fastify'
 import type { ToolAuthConfig } from './config.js'
+import brokerPlugin from './plugins/broker.js'
+import jwksPlugin from './plugins/jwks.js'
+import oauthPlugin from './plugins/oauth.js'
+import platformsPlugin from './plugins/platforms.js'
+import sessionsPlugin from './plugins/sessions.js'
+import toolKeysPlugin from './plugins/tool-keys.js'
+import callbackRoutes from './routes/lti13/callback.js'
+import configRoutes from './routes/lti13/config.js'
+import loginRoutes from './routes/lti13/login.js'
+import authorizeRoutes from './routes/oauth2/authorize.js'
+import metadataRoutes from './routes/oauth2/metadata.js'
+import tokenRoutes from './routes/oauth2/token.js'
+import userinfoRoutes from './routes/oauth2/userinfo.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -16,13 +32,41 @@ export interface AppOptions {
 
 /** The tool-auth service as a plugin: the kit first, then plugins/, then routes/. */
 const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
-  fastify.decorate('config', options.config)
+  const { config } = options
+  fastify.decorate('config', config)
   await fastify.register(serviceKit, {
     service: 'tool-auth',
     errorPrefix: 'TOOL_AUTH',
-    config: options.config,
+    config,
     ...(options.store ? { store: options.store } : {})
   })
+  await fastify.register(cookie)
+  await fastify.register(formbody)
+  if (config.RATE_LIMIT_MAX > 0) {
+    // Shared across replicas when the store is Redis; opt-in per route (login, callback, token).
+    const store = fastify.store
+    await fastify.register(rateLimit, {
+      global: false,
+      max: config.RATE_LIMIT_MAX,
+      timeWindow: '1 minute',
+      ...(store instanceof RedisStore ? { redis: store.redis, nameSpace: `${store.prefix}rate:` } : {})
+    })
+  }
+
+  await fastify.register(platformsPlugin)
+  await fastify.register(jwksPlugin)
+  await fastify.register(toolKeysPlugin)
+  await fastify.register(brokerPlugin)
+  await fastify.register(sessionsPlugin)
+  await fastify.register(oauthPlugin)
+
+  await fastify.register(loginRoutes)
+  await fastify.register(callbackRoutes)
+  await fastify.register(configRoutes)
+  await fastify.register(authorizeRoutes)
+  await fastify.register(tokenRoutes)
+  await fastify.register(userinfoRoutes)
+  await fastify.register(metadataRoutes)
 }
 
 export default app

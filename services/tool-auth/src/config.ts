@@ -1,14 +1,242 @@
-import { BaseConfigProperties, loadConfig } from '@ltilaunch/service-kit'
+import { readFileSync } from 'node:fs'
+import { BaseConfigProperties, ConfigError, loadConfig, splitList } from '@ltilaunch/service-kit'
 import { Type, type Static } from 'typebox'
 
-/** The environment this service reads; see the README's configuration reference. */
+/**
+ * The environment this service reads; see the README's configuration reference.
+ *
+ * Naming: the settings that jupyterhub-ltiauthenticator has keep its trait
+ * names as they are, lower case (`issuer`, `client_id`, `username_key`, ...),
+ * so a hub's existing values carry over; ltilaunch's own settings are upper case.
+ */
 export const ToolAuthConfigSchema = Type.Object({
   ...BaseConfigProperties,
-  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3001, description: 'port to listen on' })
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3001, description: 'port to listen on' }),
+
+  // One platform, with ltiauthenticator's names.
+  issuer: Type.Optional(Type.String({ minLength: 1, description: 'the platform issuer (one platform; PLATFORMS_FILE for several)' })),
+  client_id: Type.Optional(Type.String({ minLength: 1, description: 'comma list of the client ids the platform gave this tool' })),
+  authorize_url: Type.Optional(Type.String({ pattern: '^https?://', description: "the platform's OIDC authorization endpoint" })),
+  jwks_endpoint: Type.Optional(Type.String({ pattern: '^https?://', description: "the platform's JWKS URL" })),
+  deployment_ids: Type.Optional(Type.String({ description: 'comma list of accepted deployment ids (empty: any)' })),
+  PLATFORMS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'JSON file listing platforms [{issuer, client_ids, authorize_url, jwks_endpoint, deployment_ids?}]' })),
+
+  // ltiauthenticator's options.
+  username_key: Type.String({ default: 'email', description: 'claim that gives the username (custom_ prefix reads the custom claim; sub is the fallback)' }),
+  time_leeway: Type.Integer({ minimum: 0, maximum: 3600, default: 0, description: 'seconds of clock difference allowed on exp, iat, nbf and max_age' }),
+  max_age: Type.Integer({ minimum: 1, maximum: 86400, default: 600, description: 'oldest id_token (by iat) accepted, in seconds' }),
+  uri_scheme: Type.Union([Type.Literal('auto'), Type.Literal('http'), Type.Literal('https')], { default: 'auto', description: 'scheme of the URLs this tool derives from requests: auto, http or https' }),
+  tool_name: Type.String({ default: 'JupyterHub', description: 'title in /lti13/config' }),
+  tool_description: Type.String({ default: 'Launch your own JupyterHub notebook server from your course', description: 'description in /lti13/config' }),
+
+  STAFF_ROLES: Type.Optional(Type.String({ description: 'comma list of roles that make a user staff (default: @ltilaunch/claims DEFAULT_STAFF_ROLES)' })),
+  ADMIN_ROLES: Type.Optional(Type.String({ description: 'comma list of roles that make a user a hub admin (default: system and institution Administrator)' })),
+  ALLOWED_HOSTS: Type.Optional(Type.String({ description: 'comma list of hosts (host or host:port) that target_link_uri and next may point to; default the PUBLIC_URL host' })),
+  JWKS_MAX_AGE: Type.Integer({ minimum: 1, default: 600, description: "seconds before a platform's cached JWKS is refetched (a failed refetch keeps the cached keys)" }),
+  JWKS_COOLDOWN: Type.Integer({ minimum: 0, default: 30, description: 'seconds after a JWKS fetch during which an unknown kid does not refetch' }),
+  ID_TOKEN_ALGORITHMS: Type.String({ default: 'RS256', description: 'comma list of asymmetric JWS algorithms accepted for id_tokens' }),
+
+  BROKER_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'the spawner-broker (without it, launches only sign the user in)' })),
+  BROKER_SERVICE_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'bearer token for the broker' })),
+  BROKER_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 5000, description: 'how long a broker call may take' }),
+
+  OAUTH_CLIENTS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'JSON file of OAuth clients [{client_id, client_secret, redirect_uris}]' })),
+  HUB_CLIENT_ID: Type.Optional(Type.String({ minLength: 1, description: "the hub's OAuth client id" })),
+  HUB_CLIENT_SECRET: Type.Optional(Type.String({ minLength: 16, description: "the hub's OAuth client secret" })),
+  HUB_REDIRECT_URI: Type.Optional(Type.String({ pattern: '^https?://', description: "the hub's oauth_callback_url" })),
+
+  SESSION_TTL: Type.Integer({ minimum: 60, default: 28800, description: 'seconds a launch session lasts' }),
+  ACCESS_TOKEN_TTL: Type.Integer({ minimum: 60, default: 3600, description: 'seconds an access token lasts' }),
+  REFRESH_TOKEN_TTL: Type.Integer({ minimum: 60, default: 1209600, description: 'seconds a refresh token lasts' }),
+  AUTH_CODE_TTL: Type.Integer({ minimum: 1, maximum: 600, default: 60, description: 'seconds an authorization code lasts' }),
+  STATE_TTL: Type.Integer({ minimum: 30, maximum: 3600, default: 600, description: 'seconds between login initiation and callback' }),
+
+  TOOL_KEY: Type.Optional(Type.String({ minLength: 1, description: "the tool's private signing key (PKCS#8 PEM); TOOL_KEY_FILE to read it from a file" })),
+  TOOL_KEY_DIR: Type.String({ default: '.ltilaunch/tool-auth', description: 'where a development key is generated and kept when TOOL_KEY is unset' }),
+
+  RATE_LIMIT_MAX: Type.Integer({ minimum: 0, default: 120, description: 'requests per minute per client address on login, callback and token (0: off)' })
 })
 
-export type ToolAuthConfig = Static<typeof ToolAuthConfigSchema>
+export type ToolAuthEnv = Static<typeof ToolAuthConfigSchema>
+
+/** A platform registration: who may launch this tool, and how to check them. */
+export interface Platform {
+  issuer: string
+  clientIds: string[]
+  authorizeUrl: string
+  jwksEndpoint: string
+  /** Empty: every deployment is accepted. */
+  deploymentIds: string[]
+}
+
+/** An OAuth client of this authorization server (the hub). */
+export interface OAuthClient {
+  clientId: string
+  clientSecret: string
+  redirectUris: string[]
+}
+
+export interface ToolAuthConfig extends ToolAuthEnv {
+  platforms: Platform[]
+  oauthClients: OAuthClient[]
+  /** Lower-cased hosts (host or host:port); empty means "the host the request came to". */
+  allowedHosts: string[]
+  idTokenAlgorithms: string[]
+  staffRoles?: string[]
+  adminRoles?: string[]
+}
+
+/** Asymmetric JWS algorithms; HMAC and `none` are never accepted for id_tokens. */
+export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']
 
 export function readConfig (env: NodeJS.ProcessEnv = process.env): ToolAuthConfig {
-  return loadConfig(ToolAuthConfigSchema, env)
+  const base = loadConfig(ToolAuthConfigSchema, env)
+  const problems: string[] = []
+  const platforms = readPlatforms(base, problems)
+  const oauthClients = readOAuthClients(base, problems)
+
+  const idTokenAlgorithms = splitList(base.ID_TOKEN_ALGORITHMS)
+  for (const alg of idTokenAlgorithms) {
+    if (!ASYMMETRIC_ALGORITHMS.includes(alg)) {
+      problems.push(`ID_TOKEN_ALGORITHMS: ${alg} is not accepted; use asymmetric algorithms only (${ASYMMETRIC_ALGORITHMS.join(', ')})`)
+    }
+  }
+  if (idTokenAlgorithms.length === 0) problems.push('ID_TOKEN_ALGORITHMS must name at least one algorithm')
+
+  if (base.BROKER_URL !== undefined && base.BROKER_SERVICE_TOKEN === undefined) {
+    problems.push('BROKER_SERVICE_TOKEN is required with BROKER_URL (the broker refuses calls without it)')
+  }
+
+  let allowedHosts = splitList(base.ALLOWED_HOSTS).map((host) => host.toLowerCase())
+  if (allowedHosts.length === 0 && base.PUBLIC_URL !== undefined) allowedHosts = [new URL(base.PUBLIC_URL).host.toLowerCase()]
+
+  if (problems.length > 0) throw new ConfigError(problems)
+  const config: ToolAuthConfig = { ...base, platforms, oauthClients, allowedHosts, idTokenAlgorithms }
+  if (base.STAFF_ROLES !== undefined) config.staffRoles = splitList(base.STAFF_ROLES)
+  if (base.ADMIN_ROLES !== undefined) config.adminRoles = splitList(base.ADMIN_ROLES)
+  return config
+}
+
+function readJsonFile (name: string, path: string, problems: string[]): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'))
+  } catch (err) {
+    const reason = err instanceof SyntaxError ? `not valid JSON (${err.message})` : `cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`
+    problems.push(`${name}: ${path}: ${reason}`)
+    return undefined
+  }
+}
+
+function isHttpUrl (value: unknown): value is string {
+  if (typeof value !== 'string') return false
+  try {
+    const url = new URL(value)
+    return url.protocol === 'http:' || url.protocol === 'https:'
+  } catch {
+    return false
+  }
+}
+
+/** A list from a JSON array or a comma string; non-strings make it invalid. */
+function stringList (value: unknown): string[] | undefined {
+  if (value === undefined || value === null) return []
+  if (typeof value === 'string') return splitList(value)
+  if (Array.isArray(value) && value.every((entry) => typeof entry === 'string' || typeof entry === 'number')) {
+    return value.map((entry) => String(entry).trim()).filter((entry) => entry !== '')
+  }
+  return undefined
+}
+
+function checkPlatform (raw: unknown, where: string, problems: string[]): Platform | undefined {
+  if (typeof raw !== 'object' || raw === null) {
+    problems.push(`${where}: a platform must be an object`)
+    return undefined
+  }
+  const entry = raw as Record<string, unknown>
+  const before = problems.length
+  const issuer = typeof entry.issuer === 'string' ? entry.issuer.trim() : ''
+  if (issuer === '') problems.push(`${where}: issuer is required`)
+  const clientIds = stringList(entry.client_ids ?? entry.client_id)
+  if (clientIds === undefined || clientIds.length === 0) problems.push(`${where}: client_ids must list at least one client id`)
+  if (!isHttpUrl(entry.authorize_url)) problems.push(`${where}: authorize_url must be an http(s) URL`)
+  if (!isHttpUrl(entry.jwks_endpoint)) problems.push(`${where}: jwks_endpoint must be an http(s) URL`)
+  const deploymentIds = stringList(entry.deployment_ids)
+  if (deploymentIds === undefined) problems.push(`${where}: deployment_ids must be a list of strings`)
+  if (problems.length > before) return undefined
+  return {
+    issuer,
+    clientIds: clientIds ?? [],
+    authorizeUrl: entry.authorize_url as string,
+    jwksEndpoint: entry.jwks_endpoint as string,
+    deploymentIds: deploymentIds ?? []
+  }
+}
+
+function readPlatforms (env: ToolAuthEnv, problems: string[]): Platform[] {
+  const platforms: Platform[] = []
+  if (env.PLATFORMS_FILE !== undefined) {
+    const data = readJsonFile('PLATFORMS_FILE', env.PLATFORMS_FILE, problems)
+    const list = Array.isArray(data) ? data : (data as { platforms?: unknown } | undefined)?.platforms
+    if (data !== undefined && !Array.isArray(list)) {
+      problems.push('PLATFORMS_FILE: expected a JSON array of platforms (or {"platforms": [...]})')
+    } else if (Array.isArray(list)) {
+      list.forEach((entry, i) => {
+        const platform = checkPlatform(entry, `PLATFORMS_FILE[${i}]`, problems)
+        if (platform) platforms.push(platform)
+      })
+    }
+  }
+  const single = [env.issuer, env.client_id, env.authorize_url, env.jwks_endpoint]
+  if (single.some((value) => value !== undefined)) {
+    const platform = checkPlatform({
+      issuer: env.issuer,
+      client_ids: env.client_id,
+      authorize_url: env.authorize_url,
+      jwks_endpoint: env.jwks_endpoint,
+      deployment_ids: env.deployment_ids
+    }, 'issuer/client_id/authorize_url/jwks_endpoint', problems)
+    if (platform) platforms.push(platform)
+  }
+  const seen = new Set<string>()
+  for (const platform of platforms) {
+    if (seen.has(platform.issuer)) problems.push(`platform ${platform.issuer} is registered twice`)
+    seen.add(platform.issuer)
+  }
+  if (platforms.length === 0 && problems.length === 0) {
+    problems.push('no platform is registered: set issuer, client_id, authorize_url and jwks_endpoint, or PLATFORMS_FILE')
+  }
+  return platforms
+}
+
+function readOAuthClients (env: ToolAuthEnv, problems: string[]): OAuthClient[] {
+  const clients: OAuthClient[] = []
+  if (env.OAUTH_CLIENTS_FILE !== undefined) {
+    const data = readJsonFile('OAUTH_CLIENTS_FILE', env.OAUTH_CLIENTS_FILE, problems)
+    if (data !== undefined && !Array.isArray(data)) problems.push('OAUTH_CLIENTS_FILE: expected a JSON array of clients')
+    if (Array.isArray(data)) {
+      data.forEach((raw: unknown, i) => {
+        const entry = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>
+        const redirectUris = stringList(entry.redirect_uris ?? entry.redirect_uri)
+        const where = `OAUTH_CLIENTS_FILE[${i}]`
+        if (typeof entry.client_id !== 'string' || entry.client_id === '') problems.push(`${where}: client_id is required`)
+        else if (typeof entry.client_secret !== 'string' || entry.client_secret.length < 16) problems.push(`${where}: client_secret must be at least 16 characters`)
+        else if (redirectUris === undefined || redirectUris.length === 0 || !redirectUris.every(isHttpUrl)) problems.push(`${where}: redirect_uris must list http(s) URLs`)
+        else clients.push({ clientId: entry.client_id, clientSecret: entry.client_secret, redirectUris })
+      })
+    }
+  }
+  const hub = [env.HUB_CLIENT_ID, env.HUB_CLIENT_SECRET, env.HUB_REDIRECT_URI]
+  if (hub.some((value) => value !== undefined)) {
+    if (hub.some((value) => value === undefined)) {
+      problems.push('HUB_CLIENT_ID, HUB_CLIENT_SECRET and HUB_REDIRECT_URI go together: set all three')
+    } else {
+      clients.push({ clientId: env.HUB_CLIENT_ID as string, clientSecret: env.HUB_CLIENT_SECRET as string, redirectUris: [env.HUB_REDIRECT_URI as string] })
+    }
+  }
+  const seen = new Set<string>()
+  for (const client of clients) {
+    if (seen.has(client.clientId)) problems.push(`OAuth client ${client.clientId} is registered twice`)
+    seen.add(client.clientId)
+  }
+  return clients
 }

@@ -1,0 +1,67 @@
+import createError from '@fastify/error'
+
+/*
+ * Every error tool-auth answers with. The message tells the person what
+ * happened; `hint` (set where raised) says what to try. Codes are stable.
+ */
+
+// Login initiation
+export const LoginParamMissing = createError<[string]>('TOOL_AUTH_LOGIN_PARAM_MISSING',
+  'The login request from the platform has no "%s" parameter. Launch the tool again from your course; if it keeps happening, the platform\'s registration of this tool is incomplete.', 400)
+export const IssuerUnknown = createError<[string]>('TOOL_AUTH_ISSUER_UNKNOWN',
+  'This tool is not registered for the platform "%s". Ask the administrator to add the platform (issuer, client id, authorize URL and JWKS URL) to the tool\'s configuration.', 400)
+export const ClientUnknown = createError<[string, string]>('TOOL_AUTH_CLIENT_UNKNOWN',
+  'The client id "%s" is not one this tool knows for the platform "%s". Ask the administrator to check the client id in the tool\'s configuration.', 400)
+export const ClientAmbiguous = createError<[string]>('TOOL_AUTH_CLIENT_UNKNOWN',
+  'The platform "%s" did not say which client id it launches, and several are registered for it. Ask the platform administrator to send client_id in the login request.', 400)
+export const TargetNotAllowed = createError<[string]>('TOOL_AUTH_TARGET_NOT_ALLOWED',
+  'The launch asks to go to "%s", which is not a host this tool may send you to. Ask the administrator to check the tool\'s target link URI or ALLOWED_HOSTS.', 400)
+export const DeploymentUnknown = createError<[string]>('TOOL_AUTH_DEPLOYMENT_UNKNOWN',
+  'The deployment "%s" is not one this tool accepts for this platform. Ask the administrator to add it to the platform\'s deployment ids.', 400)
+
+// Callback
+export const CallbackParamMissing = createError<[string]>('TOOL_AUTH_CALLBACK_PARAM_MISSING',
+  'The platform\'s answer has no "%s". Launch the tool again from your course.', 400)
+export const PlatformError = createError<[string]>('TOOL_AUTH_PLATFORM_ERROR',
+  'The platform refused the launch: %s. Sign in to your course again and relaunch the tool.', 400)
+export const CallbackMethod = createError('TOOL_AUTH_METHOD_NOT_ALLOWED',
+  'This address only takes the form that the platform POSTs during a launch; it cannot be opened directly. Launch the tool from your course.', 405)
+export const StateMissing = createError('TOOL_AUTH_STATE_MISSING',
+  'The platform\'s answer has no state. Launch the tool again from your course.', 400)
+export const StateUnknown = createError('TOOL_AUTH_STATE_UNKNOWN',
+  'This launch has already been used or has expired. Launch the tool again from your course (a launch must complete within a few minutes, and reloading the page cannot repeat it).', 400)
+export const StateMismatch = createError('TOOL_AUTH_STATE_MISMATCH',
+  'This launch was started in another tab or browser. Launch the tool again from your course, in one tab.', 400)
+export const TokenInvalid = createError<[string]>('TOOL_AUTH_TOKEN_INVALID',
+  'The launch token from the platform is not valid: %s. Launch the tool again; if it keeps happening, tell the administrator.', 400)
+export const TokenExpired = createError<[string]>('TOOL_AUTH_TOKEN_EXPIRED',
+  'The launch token from the platform has expired (%s). Launch the tool again from your course.', 400)
+export const TokenNotYetValid = createError<[string]>('TOOL_AUTH_TOKEN_NOT_YET_VALID',
+  'The launch token from the platform is not valid yet (%s). Launch the tool again in a moment.', 400)
+export const Audience = createError<[string]>('TOOL_AUTH_AUDIENCE',
+  'The launch token is not addressed to this tool: %s Ask the administrator to check the client ids registered for this platform.', 401)
+export const NonceMismatch = createError('TOOL_AUTH_NONCE_MISMATCH',
+  'The launch token does not belong to this launch (its nonce differs). Launch the tool again from your course.', 400)
+export const NonceReplayed = createError('TOOL_AUTH_NONCE_REPLAYED',
+  'This launch token has already been used. Launch the tool again from your course.', 400)
+export const ClaimsInvalid = createError<[string]>('TOOL_AUTH_CLAIMS_INVALID',
+  'The launch is not one this tool can act on: %s', 400)
+export const UsernameMissing = createError<[string]>('TOOL_AUTH_USERNAME_MISSING', '%s', 400)
+export const JwksUnavailable = createError<[string]>('TOOL_AUTH_JWKS_UNAVAILABLE',
+  'The platform\'s signing keys cannot be fetched right now (%s). Try the launch again in a minute.', 503)
+
+// Broker
+export const ImageRefused = createError<[string]>('TOOL_AUTH_IMAGE_REFUSED',
+  'The notebook image for this launch is not allowed: %s Ask your instructor to choose one of the allowed images.', 422)
+export const BrokerUnavailable = createError('TOOL_AUTH_BROKER_UNAVAILABLE',
+  'The service that starts notebook servers cannot be reached right now. Nothing was started; try the launch again in a minute.', 503)
+export const BrokerRefused = createError<[string]>('TOOL_AUTH_BROKER_REFUSED',
+  'The service that starts notebook servers refused the launch (%s).', 502)
+
+// Sessions and OAuth pages (the token endpoint answers in RFC 6749 form instead)
+export const NoSession = createError('TOOL_AUTH_NO_SESSION',
+  'You are not signed in here. Open JupyterHub by launching it from your course in the learning platform.', 401)
+export const OAuthClientUnknown = createError<[string]>('TOOL_AUTH_OAUTH_CLIENT_UNKNOWN',
+  'The application "%s" is not registered with this sign-in service. Ask the administrator to check the hub\'s client_id.', 400)
+export const RedirectUriMismatch = createError('TOOL_AUTH_REDIRECT_URI_MISMATCH',
+  'The application asked to return to an address that is not registered for it. Ask the administrator to check the hub\'s oauth_callback_url.', 400)

@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto'
+import { CUSTOM_KEY, launchSummary, type HubUserInfo, type PendingLaunchRequest, type RoleClassification } from '@ltilaunch/claims'
+
+export interface LaunchFacts {
+  issuer: string
+  clientId: string
+  username: string
+  classification: RoleClassification
+  launchId?: string
+  image?: string
+}
+
+/** The groups the hub sees: staff or learner, admin, and one per course (`course:<context id>`). */
+export function hubGroups (classification: RoleClassification, contextId: string | undefined): string[] {
+  const groups: string[] = [classification.role]
+  if (classification.isAdmin) groups.push('admin')
+  if (contextId !== undefined) groups.push(`course:${contextId}`)
+  return groups
+}
+
+/** The userinfo the hub reads at /oauth2/userinfo (claims' HubUserInfoSchema). */
+export function buildUserinfo (claims: Record<string, unknown>, facts: LaunchFacts): HubUserInfo {
+  const summary = launchSummary(claims)
+  const info: HubUserInfo = {
+    sub: summary.user.sub ?? facts.username,
+    name: facts.username,
+    preferred_username: facts.username,
+    groups: hubGroups(facts.classification, summary.context?.id),
+    admin: facts.classification.isAdmin,
+    lti: {
+      issuer: facts.issuer,
+      client_id: facts.clientId,
+      deployment_id: summary.deploymentId,
+      message_type: summary.messageType,
+      roles: facts.classification.roles,
+      role: facts.classification.role,
+      custom: summary.custom
+    }
+  }
+  if (summary.user.email !== undefined && summary.user.email !== '') info.email = summary.user.email
+  if (summary.context !== undefined) {
+    const { id, label, title, type } = summary.context
+    info.lti.context = { id, type, ...(label !== undefined ? { label } : {}), ...(title !== undefined ? { title } : {}) }
+  }
+  if (summary.resourceLink !== undefined) {
+    const { id, title } = summary.resourceLink
+    info.lti.resource_link = { id, ...(title !== undefined ? { title } : {}) }
+  }
+  if (facts.launchId !== undefined) info.lti.launch_id = facts.launchId
+  const image = facts.image ?? summary.custom[CUSTOM_KEY.image]
+  if (image !== undefined && image !== '') info.lti.image = image
+  return info
+}
+
+/** The body of the broker's POST /v1/launches (claims' PendingLaunchRequestSchema). */
+export function pendingLaunch (claims: Record<string, unknown>, facts: LaunchFacts): PendingLaunchRequest {
+  const summary = launchSummary(claims)
+  const userinfo = buildUserinfo(claims, facts)
+  const request: PendingLaunchRequest = {
+    username: facts.username,
+    role: facts.classification.role,
+    isAdmin: facts.classification.isAdmin,
+    roles: facts.classification.roles,
+    user: { sub: userinfo.sub, issuer: facts.issuer },
+    platform: { issuer: facts.issuer, clientId: facts.clientId, deploymentId: summary.deploymentId },
+    resourceLink: { id: summary.resourceLink?.id ?? '' },
+    custom: summary.custom,
+    claims: {
+      message_type: summary.messageType,
+      roles: facts.classification.roles,
+      context: userinfo.lti.context ?? null,
+      custom: summary.custom,
+      resource_link: userinfo.lti.resource_link ?? null
+    }
+  }
+  if (summary.user.name !== undefined) request.user.name = summary.user.name
+  if (userinfo.email !== undefined) request.user.email = userinfo.email
+  if (summary.resourceLink?.title !== undefined) request.resourceLink.title = summary.resourceLink.title
+  if (summary.context !== undefined) {
+    const { id, label, title } = summary.context
+    request.course = { id, ...(label !== undefined ? { label } : {}), ...(title !== undefined ? { title } : {}) }
+  }
+  const image = summary.custom[CUSTOM_KEY.image]
+  if (image !== undefined && image !== '') request.image = image
+  return request
+}
+
+/** One launch, one key: a retried broker call (same issuer and nonce) makes one launch. */
+export function idempotencyKey (issuer: string, nonce: string): string {
+  return createHash('sha256').update(`${issuer}\n${nonce}`).digest('hex')
+}

@@ -1,0 +1,80 @@
+import type { PendingLaunchRequest } from '@ltilaunch/claims'
+import fp from 'fastify-plugin'
+import { BrokerRefused, BrokerUnavailable, ImageRefused } from '../errors.js'
+
+/** The broker's reply to POST /v1/launches (201 new, 200 same idempotency key). */
+export interface BrokerLaunch {
+  id: string
+  status: string
+  image: string
+  serverName: string
+  progressUrl: string
+  statusUrl: string
+}
+
+export interface Broker {
+  /** Whether a broker is configured; without one, launches only sign the user in. */
+  readonly configured: boolean
+  /**
+   * Hands a launch to the broker. Throws TOOL_AUTH_IMAGE_REFUSED (422, with
+   * the broker's reason), TOOL_AUTH_BROKER_UNAVAILABLE (503: unreachable,
+   * timed out or 5xx) or TOOL_AUTH_BROKER_REFUSED (502: our request or
+   * credentials were refused, a configuration problem).
+   */
+  createLaunch: (launch: PendingLaunchRequest, idempotencyKey: string) => Promise<BrokerLaunch>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    broker: Broker
+  }
+}
+
+function isLaunch (value: unknown): value is BrokerLaunch {
+  const v = value as Record<string, unknown> | null
+  return typeof v === 'object' && v !== null && typeof v.id === 'string' && typeof v.progressUrl === 'string'
+}
+
+export default fp(async function brokerPlugin (fastify) {
+  const { BROKER_URL, BROKER_SERVICE_TOKEN, BROKER_TIMEOUT_MS } = fastify.config
+  const base = BROKER_URL?.replace(/\/+$/, '')
+
+  async function createLaunch (launch: PendingLaunchRequest, idempotencyKey: string): Promise<BrokerLaunch> {
+    if (base === undefined) throw new Error('no broker is configured')
+    let response: Response
+    try {
+      response = await fetch(`${base}/v1/launches`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${BROKER_SERVICE_TOKEN ?? ''}`,
+          'idempotency-key': idempotencyKey,
+          'content-type': 'application/json',
+          accept: 'application/json'
+        },
+        body: JSON.stringify(launch),
+        signal: AbortSignal.timeout(BROKER_TIMEOUT_MS)
+      })
+    } catch (err) {
+      fastify.log.warn({ reason: (err as Error).message }, 'broker unreachable')
+      throw new BrokerUnavailable()
+    }
+    let body: Record<string, unknown> = {}
+    try {
+      body = await response.json() as Record<string, unknown>
+    } catch {
+      // a reply without JSON is judged by its status alone
+    }
+    if ((response.status === 200 || response.status === 201) && isLaunch(body)) return body
+    if (response.status === 422) {
+      throw new ImageRefused(typeof body.message === 'string' ? body.message : 'the broker\'s image policy does not allow it.')
+    }
+    if (response.status >= 500 || response.status === 429) {
+      fastify.log.warn({ status: response.status, code: body.code }, 'broker answered with an error')
+      throw new BrokerUnavailable()
+    }
+    fastify.log.error({ status: response.status, code: body.code, reason: body.message }, 'broker refused the launch')
+    throw new BrokerRefused(`${response.status} ${typeof body.code === 'string' ? body.code : ''}`.trim())
+  }
+
+  fastify.decorate('broker', { configured: base !== undefined, createLaunch })
+}, { name: 'tool-auth-broker' })

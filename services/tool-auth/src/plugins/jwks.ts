@@ -1,0 +1,119 @@
+import { createLocalJWKSet, errors, type JSONWebKeySet, type JWSHeaderParameters, type FlattenedJWSInput, type CryptoKey } from 'jose'
+import fp from 'fastify-plugin'
+import { JwksUnavailable } from '../errors.js'
+
+export interface KeySetOptions {
+  /** Refetch a set this old on the next use (seconds); a failed refetch keeps the old keys. */
+  maxAge: number
+  /** After a fetch, an unknown kid does not cause another for this long (seconds). */
+  cooldown: number
+  /** How long one fetch may take (ms). */
+  timeout: number
+}
+
+export const DEFAULT_KEY_SET_OPTIONS: KeySetOptions = { maxAge: 600, cooldown: 30, timeout: 5000 }
+
+type GetKey = (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<CryptoKey>
+
+interface Log {
+  warn: (object: object, message: string) => void
+}
+
+/**
+ * One platform's public keys, shared by every request of this process (they
+ * are public data, so a per-replica cache is fine).
+ *
+ * - fetched on first use, then kept;
+ * - a token with an unknown kid refetches once, unless a fetch happened less
+ *   than `cooldown` ago (so junk kids cannot make us hammer the platform);
+ * - a set older than `maxAge` is refetched, but if that fails the cached
+ *   keys stay in use: a platform's JWKS hiccup does not stop launches signed
+ *   with keys we already hold;
+ * - concurrent requests share one fetch.
+ */
+export class PlatformKeySet {
+  #local: ReturnType<typeof createLocalJWKSet> | undefined
+  #fetchedAt = 0
+  #lastAttempt = 0
+  #inflight: Promise<void> | undefined
+  /** How many fetches were made (for tests and logs). */
+  fetches = 0
+
+  constructor (readonly url: string, readonly options: KeySetOptions, readonly log?: Log) {}
+
+  readonly getKey: GetKey = async (header, token) => {
+    const now = Date.now()
+    if (this.#local === undefined) {
+      await this.#refresh(true)
+    } else if (now - this.#fetchedAt > this.options.maxAge * 1000 && now - this.#lastAttempt > this.options.cooldown * 1000) {
+      await this.#refresh(false)
+    }
+    const local = this.#local as ReturnType<typeof createLocalJWKSet>
+    try {
+      return await local(header, token)
+    } catch (err) {
+      if (!(err instanceof errors.JWKSNoMatchingKey)) throw err
+      if (Date.now() - this.#lastAttempt < this.options.cooldown * 1000) throw err
+      await this.#refresh(true)
+      return await (this.#local as ReturnType<typeof createLocalJWKSet>)(header, token)
+    }
+  }
+
+  /** Fetches the set; `required` means there is nothing to fall back on, so a failure is thrown. */
+  async #refresh (required: boolean): Promise<void> {
+    this.#inflight ??= this.#fetch().finally(() => { this.#inflight = undefined })
+    try {
+      await this.#inflight
+    } catch (err) {
+      if (required || this.#local === undefined) throw new JwksUnavailable((err as Error).message)
+      this.log?.warn({ url: this.url, reason: (err as Error).message }, 'platform JWKS refetch failed; keeping the cached keys')
+    }
+  }
+
+  async #fetch (): Promise<void> {
+    this.#lastAttempt = Date.now()
+    this.fetches++
+    let response: Response
+    try {
+      response = await fetch(this.url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(this.options.timeout) })
+    } catch (err) {
+      throw new Error(`${this.url} did not answer: ${(err as Error).message}`)
+    }
+    if (!response.ok) throw new Error(`${this.url} answered HTTP ${response.status}`)
+    let body: unknown
+    try {
+      body = await response.json()
+    } catch {
+      throw new Error(`${this.url} did not return JSON`)
+    }
+    if (typeof body !== 'object' || body === null || !Array.isArray((body as JSONWebKeySet).keys)) {
+      throw new Error(`${this.url} did not return a JWKS (an object with "keys")`)
+    }
+    this.#local = createLocalJWKSet(body as JSONWebKeySet)
+    this.#fetchedAt = Date.now()
+  }
+}
+
+export interface Jwks {
+  /** The key lookup for an issuer's tokens, cached across requests. */
+  keySet: (issuer: string) => PlatformKeySet
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    jwks: Jwks
+  }
+}
+
+export default fp(async function jwksPlugin (fastify) {
+  const settings = { ...DEFAULT_KEY_SET_OPTIONS, maxAge: fastify.config.JWKS_MAX_AGE, cooldown: fastify.config.JWKS_COOLDOWN }
+  const sets = new Map(fastify.platforms.all.map((platform) =>
+    [platform.issuer, new PlatformKeySet(platform.jwksEndpoint, settings, fastify.log)]))
+  fastify.decorate('jwks', {
+    keySet (issuer: string): PlatformKeySet {
+      const set = sets.get(issuer)
+      if (set === undefined) throw new Error(`no key set for ${issuer}`)
+      return set
+    }
+  })
+}, { name: 'tool-auth-jwks', dependencies: ['tool-auth-platforms'] })

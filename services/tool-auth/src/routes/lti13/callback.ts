@@ -1,0 +1,161 @@
+import { randomBytes } from 'node:crypto'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { classifyRoles, LTI_CLAIM, LTI_VERSION, MESSAGE_TYPE, usernameFromClaims, UsernameError } from '@ltilaunch/claims'
+import { autoSubmitPage, html, page } from '@ltilaunch/service-kit'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { SignJWT } from 'jose'
+import { Type, type Static } from 'typebox'
+import { CallbackMethod, CallbackParamMissing, NonceReplayed, NoSession, PlatformError, StateMismatch, StateMissing, StateUnknown, TargetNotAllowed, UsernameMissing } from '../../errors.js'
+import { buildUserinfo, idempotencyKey, pendingLaunch, type LaunchFacts } from '../../lib/launch.js'
+import { rateLimited } from '../../lib/rate-limit.js'
+import { cookieOptions, publicBase, targetAllowed } from '../../lib/urls.js'
+import { verifyIdToken } from '../../lib/verify.js'
+import { STATE_COOKIE, type LoginState } from './login.js'
+
+/** The platform's form_post: an id_token and our state, or an OIDC error. Unknown fields pass. */
+const CallbackBodySchema = Type.Object({
+  id_token: Type.Optional(Type.String()),
+  state: Type.Optional(Type.String()),
+  error: Type.Optional(Type.String()),
+  error_description: Type.Optional(Type.String())
+}, { additionalProperties: true })
+type CallbackBody = Static<typeof CallbackBodySchema>
+
+const Html = Type.String({ description: 'an HTML page' })
+
+const callbackRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { config, store } = fastify
+
+  async function callback (request: FastifyRequest, reply: FastifyReply, body: CallbackBody) {
+    // The state cookie has done its work whatever happens next.
+    const cookieState = request.cookies[STATE_COOKIE]
+    reply.clearCookie(STATE_COOKIE, cookieOptions(request, config, 0))
+
+    if (body.error !== undefined && body.error !== '') throw new PlatformError(body.error_description ?? body.error)
+    if (body.state === undefined || body.state === '') throw new StateMissing()
+    if (body.id_token === undefined || body.id_token === '') throw new CallbackParamMissing('id_token')
+    // A present but different cookie means this browser began another launch:
+    // refuse. An absent cookie (third-party cookies blocked in an LMS iframe)
+    // is accepted; the server-side state is single use, short lived and
+    // bound to the nonce (see the README).
+    if (cookieState !== undefined && cookieState !== '' && cookieState !== body.state) throw new StateMismatch()
+    const state = await store.take<LoginState>(`state:${body.state}`)
+    if (state === undefined) throw new StateUnknown()
+
+    const platform = fastify.platforms.get(state.issuer)
+    const claims = await verifyIdToken(body.id_token, {
+      platform,
+      clientId: state.clientId,
+      nonce: state.nonce,
+      keySet: fastify.jwks.keySet(platform.issuer),
+      algorithms: config.idTokenAlgorithms,
+      leeway: config.time_leeway,
+      maxAge: config.max_age
+    })
+    // Single use of the nonce, for as long as a token carrying it could verify.
+    if (!await store.claim(`nonce:${platform.issuer}:${state.nonce}`, config.max_age + 2 * config.time_leeway + 60)) {
+      throw new NonceReplayed()
+    }
+
+    const messageType = claims[LTI_CLAIM.messageType]
+    const claimedTarget = claims[LTI_CLAIM.targetLinkUri]
+    if (typeof claimedTarget === 'string' && claimedTarget !== '' && !targetAllowed(claimedTarget, request, config)) {
+      throw new TargetNotAllowed(claimedTarget)
+    }
+
+    let username: string
+    try {
+      // JupyterHub lowercases usernames; the broker, the hub and userinfo must agree.
+      username = usernameFromClaims(claims, config.username_key).toLowerCase()
+    } catch (err) {
+      if (err instanceof UsernameError) throw new UsernameMissing(err.message)
+      throw err
+    }
+    const classification = classifyRoles(claims[LTI_CLAIM.roles], {
+      ...(config.staffRoles ? { staffRoles: config.staffRoles } : {}),
+      ...(config.adminRoles ? { adminRoles: config.adminRoles } : {})
+    })
+    const facts: LaunchFacts = { issuer: platform.issuer, clientId: state.clientId, username, classification }
+
+    if (messageType === MESSAGE_TYPE.deepLinking) {
+      request.log.info({ issuer: platform.issuer, username }, 'deep linking request accepted')
+      return await deepLinkingResponse(request, reply, claims, facts)
+    }
+
+    // A notebook launch: the target is our own /lti13/launch, without a `next`.
+    const notebook = fastify.broker.configured && state.next === undefined &&
+      new URL(state.targetLinkUri).pathname.replace(/\/+$/, '') === '/lti13/launch'
+    let destination = state.next ?? state.targetLinkUri
+    if (notebook) {
+      // Nothing is opened before the broker accepts: a refusal or an outage leaves no session behind.
+      const launch = await fastify.broker.createLaunch(pendingLaunch(claims, facts), idempotencyKey(platform.issuer, state.nonce))
+      facts.launchId = launch.id
+      facts.image = launch.image
+      destination = launch.progressUrl
+    }
+    const userinfo = buildUserinfo(claims, facts)
+    await fastify.sessions.open(request, reply, {
+      username,
+      userinfo,
+      ...(facts.launchId !== undefined ? { launchId: facts.launchId, progressUrl: destination } : { next: destination }),
+      createdAt: Date.now()
+    })
+    await fastify.oauth.rememberLatest(userinfo)
+    request.log.info({ issuer: platform.issuer, username, role: classification.role, launchId: facts.launchId }, 'launch accepted')
+    return await reply.code(303).header('cache-control', 'no-store').redirect(destination)
+  }
+
+  /** Answers a deep linking request with one link to this tool, signed with the tool's key. */
+  async function deepLinkingResponse (request: FastifyRequest, reply: FastifyReply, claims: Record<string, unknown>, facts: LaunchFacts) {
+    const settings = claims[LTI_CLAIM.deepLinkingSettings] as { deep_link_return_url: string, data?: unknown }
+    const base = publicBase(request, config)
+    const item: Record<string, unknown> = { type: 'ltiResourceLink', title: config.tool_name, url: `${base}/lti13/launch` }
+    const response: Record<string, unknown> = {
+      [LTI_CLAIM.messageType]: MESSAGE_TYPE.deepLinkingResponse,
+      [LTI_CLAIM.version]: LTI_VERSION,
+      [LTI_CLAIM.deploymentId]: claims[LTI_CLAIM.deploymentId],
+      [LTI_CLAIM.deepLinkingContentItems]: [item],
+      nonce: randomBytes(16).toString('base64url')
+    }
+    if (settings.data !== undefined) response[LTI_CLAIM.deepLinkingData] = settings.data
+    const jwt = await new SignJWT(response)
+      .setProtectedHeader({ alg: fastify.toolKeys.alg, kid: fastify.toolKeys.kid, typ: 'JWT' })
+      .setIssuer(facts.clientId)
+      .setAudience(facts.issuer)
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .setJti(randomBytes(16).toString('base64url'))
+      .sign(fastify.toolKeys.privateKey)
+    return await reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(autoSubmitPage({
+      title: `Adding ${config.tool_name} to your course`,
+      action: settings.deep_link_return_url,
+      fields: { JWT: jwt }
+    }))
+  }
+
+  const schema = { body: CallbackBodySchema, response: { 200: Html, 303: Type.Null() } }
+  const routeConfig = { rateLimit: rateLimited(config) }
+  fastify.post('/lti13/oauth_callback', { schema, config: routeConfig }, async (request, reply) => await callback(request, reply, request.body))
+  // Some platforms post the id_token to the target link URI itself.
+  fastify.post('/lti13/launch', { schema, config: routeConfig }, async (request, reply) => await callback(request, reply, request.body))
+
+  fastify.get('/lti13/oauth_callback', { schema: { response: { 405: Type.Any() } } }, async (_request, reply) => {
+    reply.header('allow', 'POST')
+    throw new CallbackMethod()
+  })
+
+  // The target link URI, when a browser arrives here after a launch.
+  fastify.get('/lti13/launch', { schema: { response: { 200: Html, 303: Type.Null() } } }, async (request, reply) => {
+    const session = await fastify.sessions.current(request)
+    if (session === undefined) throw new NoSession()
+    if (session.progressUrl !== undefined) return await reply.code(303).redirect(session.progressUrl)
+    return await reply.type('text/html; charset=utf-8').send(page({
+      title: `Signed in to ${config.tool_name}`,
+      body: html`<h1>You are signed in</h1>
+<p>You launched ${config.tool_name} as <strong>${session.username}</strong> (${session.userinfo.lti.role}).</p>
+<p>You can now open JupyterHub; it signs you in with this launch.</p>`
+    }))
+  })
+}
+
+export default callbackRoutes
