@@ -1,0 +1,118 @@
+import type { Redis } from 'ioredis'
+import { defaultFlowOptions, launchOnce } from './flow.js'
+import { busyFraction, cpuMs, machineCpu, rssMb } from './lib/proc.js'
+import { commandStats, diffStats } from './lib/redis.js'
+import { runPool, summarize, Timings, type Summary } from './lib/stats.js'
+import type { ServiceName, Stack } from './stack.js'
+
+/**
+ * Full launches at one concurrency: launches per second, latency per step
+ * and whole, CPU milliseconds per launch per service (all replicas added),
+ * Redis commands per launch (INFO commandstats before and after), and how
+ * busy the whole machine was meanwhile.
+ */
+
+export interface LevelResult {
+  stack: string
+  concurrency: number
+  attempted: number
+  ok: number
+  failed: number
+  failures: Record<string, number>
+  firstFailures: string[]
+  elapsedMs: number
+  timedOut: boolean
+  perSecond: number
+  whole: Summary
+  steps: Record<string, Summary>
+  requestsPerLaunch: number
+  pollsPerLaunch: number
+  cpuMsPerLaunch: Record<ServiceName, number>
+  benchCpuMsPerLaunch: number
+  redisCommandsPerLaunch: Record<string, number>
+  redisCommandsTotalPerLaunch: number
+  machineBusy: number
+  rssMb: Record<string, number>
+}
+
+export async function runLevel (options: {
+  stack: Stack
+  redis: Redis
+  concurrency: number
+  count: number
+  timeCapMs: number
+  userOffset: number
+}): Promise<LevelResult> {
+  const { stack } = options
+  const timings = new Timings()
+  const failures: Record<string, number> = {}
+  const firstFailures: string[] = []
+  const whole: number[] = []
+  let ok = 0
+  let attempted = 0
+  let requests = 0
+  let polls = 0
+  const procs = stack.processes()
+  const cpuBefore = procs.map(({ proc }) => cpuMs(proc.pid))
+  const benchBefore = process.cpuUsage()
+  const machineBefore = machineCpu()
+  const redisBefore = await commandStats(options.redis)
+  const run = await runPool({
+    count: options.count,
+    concurrency: options.concurrency,
+    timeCapMs: options.timeCapMs,
+    job: async (index) => {
+      attempted++
+      stack.launches++
+      const outcome = await launchOnce(stack, options.userOffset + index, defaultFlowOptions)
+      requests += outcome.requests
+      polls += outcome.polls
+      if (outcome.ok) {
+        ok++
+        whole.push(outcome.totalMs)
+        for (const [step, ms] of outcome.steps) timings.add(step, ms)
+      } else if (outcome.failure) {
+        const key = `${outcome.failure.step}: ${outcome.failure.status} ${outcome.failure.code}`.trim()
+        failures[key] = (failures[key] ?? 0) + 1
+        if (firstFailures.length < 3) firstFailures.push(`${key}: ${outcome.failure.detail}`)
+      }
+    }
+  })
+  const redisAfter = await commandStats(options.redis)
+  const machineAfter = machineCpu()
+  const bench = process.cpuUsage(benchBefore)
+  const cpuAfter = procs.map(({ proc }) => cpuMs(proc.pid))
+  const cpuMsPerLaunch = { platform: 0, 'tool-auth': 0, 'spawner-broker': 0 } as Record<ServiceName, number>
+  procs.forEach(({ service }, i) => {
+    cpuMsPerLaunch[service] += ((cpuAfter[i] ?? 0) - (cpuBefore[i] ?? 0)) / Math.max(1, attempted)
+  })
+  const redisDiff = diffStats(redisBefore, redisAfter, 1)
+  const redisCommandsPerLaunch: Record<string, number> = {}
+  for (const [name, calls] of Object.entries(redisDiff).sort((a, b) => b[1] - a[1])) {
+    redisCommandsPerLaunch[name] = calls / Math.max(1, attempted)
+  }
+  const rss: Record<string, number> = {}
+  for (const { service, replica, proc } of procs) rss[`${service}#${replica}`] = rssMb(proc.pid)
+  return {
+    stack: stack.label,
+    concurrency: options.concurrency,
+    attempted,
+    ok,
+    failed: attempted - ok,
+    failures,
+    firstFailures,
+    elapsedMs: run.elapsedMs,
+    timedOut: run.timedOut,
+    perSecond: (ok * 1000) / run.elapsedMs,
+    whole: summarize(whole),
+    steps: timings.summaries(),
+    requestsPerLaunch: requests / Math.max(1, attempted),
+    pollsPerLaunch: polls / Math.max(1, attempted),
+    cpuMsPerLaunch,
+    benchCpuMsPerLaunch: (bench.user + bench.system) / 1000 / Math.max(1, attempted),
+    redisCommandsPerLaunch,
+    redisCommandsTotalPerLaunch: Object.values(redisCommandsPerLaunch).reduce((sum, value) => sum + value, 0),
+    machineBusy: busyFraction(machineBefore, machineAfter),
+    rssMb: rss
+  }
+}

@@ -1,0 +1,111 @@
+import { Redis } from 'ioredis'
+import { freePort, startProcess, type BenchProcess } from './processes.js'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { existsSync } from 'node:fs'
+
+/**
+ * The Redis the bench runs on. By default a private redis-server on a free
+ * port (when the binary is there and REDIS_URL is unset), because `INFO
+ * commandstats` counts every client of a server: on a Redis shared with
+ * other test runs the commands-per-launch figure would include theirs.
+ * `--redis shared` (or REDIS_URL) uses the shared one, under a bench-only
+ * key prefix that is deleted afterwards.
+ */
+export interface BenchRedis {
+  url: string
+  kind: 'private' | 'shared'
+  client: Redis
+  proc?: BenchProcess
+  close: () => Promise<void>
+}
+
+export async function openRedis (options: { mode: 'auto' | 'private' | 'shared', logDir: string }): Promise<BenchRedis> {
+  const wantPrivate = options.mode === 'private' ||
+    (options.mode === 'auto' && !process.env.REDIS_URL && existsSync('/usr/bin/redis-server'))
+  if (!wantPrivate) {
+    const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+    const client = new Redis(url, { maxRetriesPerRequest: 2 })
+    await client.ping()
+    return { url, kind: 'shared', client, close: async () => { await client.quit() } }
+  }
+  const port = await freePort()
+  const proc = startProcess({
+    name: 'redis',
+    command: 'redis-server',
+    args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'],
+    logDir: options.logDir
+  })
+  const url = `redis://127.0.0.1:${port}`
+  const client = new Redis(url, { maxRetriesPerRequest: 2, lazyConnect: true, retryStrategy: () => 50 })
+  // Refused connections while the server starts are expected; the loop below retries.
+  client.on('error', () => {})
+  const deadline = Date.now() + 10000
+  for (;;) {
+    try {
+      await client.connect()
+      await client.ping()
+      break
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`private redis-server did not start: ${(err as Error).message}`)
+      client.disconnect()
+      await sleep(100)
+    }
+  }
+  return {
+    url,
+    kind: 'private',
+    client,
+    proc,
+    close: async () => {
+      await client.quit().catch(() => {})
+      await proc.stop()
+    }
+  }
+}
+
+export type CommandStats = Record<string, number>
+
+/** Calls per command name since the server started (INFO commandstats). */
+export async function commandStats (client: Redis): Promise<CommandStats> {
+  const info = await client.info('commandstats')
+  const out: CommandStats = {}
+  for (const line of info.split('\n')) {
+    const match = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim())
+    if (match) out[match[1] as string] = Number(match[2])
+  }
+  return out
+}
+
+/** The difference of two readings, minus the bench's own INFO calls. */
+export function diffStats (before: CommandStats, after: CommandStats, ownInfoCalls = 1): CommandStats {
+  const out: CommandStats = {}
+  for (const [name, calls] of Object.entries(after)) {
+    let diff = calls - (before[name] ?? 0)
+    if (name === 'info') diff -= ownInfoCalls
+    if (diff > 0) out[name] = diff
+  }
+  return out
+}
+
+/** Deletes every key under a prefix (SCAN, never KEYS or FLUSHDB: the server may be shared). */
+export async function deletePrefix (client: Redis, prefix: string): Promise<number> {
+  let cursor = '0'
+  let deleted = 0
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+    cursor = next
+    if (keys.length > 0) deleted += await client.unlink(...keys)
+  } while (cursor !== '0')
+  return deleted
+}
+
+export async function countPrefix (client: Redis, prefix: string): Promise<number> {
+  let cursor = '0'
+  let count = 0
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+    cursor = next
+    count += keys.length
+  } while (cursor !== '0')
+  return count
+}

@@ -1,0 +1,216 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { createDatabase } from './lib/postgres.js'
+import { freePort, startProcess, waitForHttp, type BenchProcess } from './lib/processes.js'
+import { findVenv, startLtiAuthenticatorHub } from './peers/jupyterhub.js'
+import { startStubBroker } from './stub-broker.js'
+import { startBenchPlatform, type BenchPlatform } from './tokens.js'
+import { measureCallback, type ValidationResult } from './validation.js'
+
+/**
+ * Launch validation alone, side by side: tool-auth, an ltijs tool and
+ * jupyterhub-ltiauthenticator in a real JupyterHub, each registered with the
+ * same bench platform and fed the same kind of pre-made (state, id_token)
+ * pairs. Each is started, measured and stopped in turn, so that they never
+ * share the cores.
+ */
+
+export interface ValidationSuiteResult {
+  toolAuth?: ValidationResult
+  ltijs?: ValidationResult
+  ltiauthenticator?: ValidationResult
+  skipped: Record<string, string>
+  errors: Record<string, string>
+  notes: string[]
+}
+
+/** node's placeholder for the pid in --cpu-prof-name. */
+const PID = '$' + '{pid}'
+
+async function startToolAuth (options: {
+  repo: string
+  platform: BenchPlatform
+  brokerUrl: string
+  brokerToken: string
+  redisUrl: string
+  redisPrefix: string
+  logDir: string
+  logLevel: string
+  cpuProfDir?: string
+}): Promise<{ url: string, proc: BenchProcess }> {
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  const toolKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
+  const nodeArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, `--cpu-prof-name=validation-tool-auth-${PID}.cpuprofile`] : []
+  const proc = startProcess({
+    name: 'validation-tool-auth',
+    command: process.execPath,
+    args: [...nodeArgs, path.join(options.repo, 'services', 'tool-auth', 'dist', 'server.js')],
+    cwd: path.join(options.repo, 'services', 'tool-auth'),
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      PUBLIC_URL: url,
+      LOG_LEVEL: options.logLevel,
+      REDIS_URL: options.redisUrl,
+      REDIS_KEY_PREFIX: `${options.redisPrefix}validation-tool-auth:`,
+      SHUTDOWN_GRACE_MS: '2000',
+      issuer: options.platform.issuer,
+      client_id: options.platform.clientId,
+      authorize_url: options.platform.authorizeUrl,
+      jwks_endpoint: options.platform.jwksUrl,
+      deployment_ids: options.platform.deploymentId,
+      uri_scheme: 'http',
+      BROKER_URL: options.brokerUrl,
+      BROKER_SERVICE_TOKEN: options.brokerToken,
+      HUB_CLIENT_ID: 'jupyterhub',
+      HUB_CLIENT_SECRET: `bench-hub-secret-${randomBytes(16).toString('hex')}`,
+      HUB_REDIRECT_URI: 'http://127.0.0.1:9/hub/oauth_callback',
+      TOOL_KEY: toolKey,
+      RATE_LIMIT_MAX: '0'
+    },
+    logDir: options.logDir
+  })
+  await waitForHttp(`${url}/readyz`, proc, 30000)
+  return { url, proc }
+}
+
+export async function runValidationSuite (options: {
+  repo: string
+  testDir: string
+  runId: string
+  workDir: string
+  logDir: string
+  logLevel: string
+  redisUrl: string
+  redisPrefix: string
+  count: number
+  hubCount: number
+  concurrency: number
+  timeCapMs: number
+  only: Set<string>
+  cpuProfDir?: string
+  log: (line: string) => void
+}): Promise<ValidationSuiteResult> {
+  const result: ValidationSuiteResult = { skipped: {}, errors: {}, notes: [] }
+  const platform = await startBenchPlatform()
+  try {
+    if (options.only.has('tool-auth')) {
+      const brokerToken = `bench-broker-token-${randomBytes(16).toString('hex')}`
+      const broker = await startStubBroker(brokerToken)
+      let toolAuth: { url: string, proc: BenchProcess } | undefined
+      try {
+        toolAuth = await startToolAuth({ ...options, platform, brokerUrl: broker.url, brokerToken })
+        options.log(`  tool-auth callback: ${options.count} pairs at concurrency ${options.concurrency}`)
+        const before = platform.jwksFetches()
+        result.toolAuth = await measureCallback({
+          target: {
+            name: 'tool-auth',
+            loginUrl: `${toolAuth.url}/lti13/oauth_login`,
+            callbackUrl: `${toolAuth.url}/lti13/oauth_callback`,
+            targetLinkUri: `${toolAuth.url}/lti13/launch`,
+            pids: [toolAuth.proc.pid]
+          },
+          platform,
+          count: options.count,
+          concurrency: options.concurrency,
+          timeCapMs: options.timeCapMs
+        })
+        result.notes.push(`tool-auth fetched the JWKS ${platform.jwksFetches() - before} time(s) for ${result.toolAuth.requests} callbacks; the stub broker took ${broker.calls()} launches`)
+      } catch (err) {
+        result.errors['tool-auth'] = (err as Error).message
+      } finally {
+        await toolAuth?.proc.stop()
+        await broker.close()
+      }
+    }
+
+    if (options.only.has('ltijs')) {
+      let db: Awaited<ReturnType<typeof createDatabase>> | undefined
+      let proc: BenchProcess | undefined
+      try {
+        db = await createDatabase(`ltilaunch_bench_${options.runId.replace(/\W/g, '_').toLowerCase()}`)
+        const port = await freePort()
+        const url = `http://127.0.0.1:${port}`
+        proc = startProcess({
+          name: 'ltijs-tool',
+          command: process.execPath,
+          args: ['--import', 'tsx', path.join(options.testDir, 'bench', 'peers', 'ltijs-tool.ts')],
+          cwd: options.testDir,
+          env: {
+            ...process.env,
+            NODE_ENV: 'production',
+            LTIJS_PORT: String(port),
+            LTIJS_PG_HOST: db.host,
+            LTIJS_PG_PORT: String(db.port),
+            LTIJS_PG_USER: db.user,
+            LTIJS_PG_PASSWORD: db.password,
+            LTIJS_PG_DATABASE: db.name,
+            LTIJS_KEY: randomBytes(24).toString('hex'),
+            LTIJS_ISSUER: platform.issuer,
+            LTIJS_CLIENT_ID: platform.clientId,
+            LTIJS_AUTHORIZE_URL: platform.authorizeUrl,
+            LTIJS_JWKS_URL: platform.jwksUrl
+          },
+          logDir: options.logDir
+        })
+        await waitForHttp(`${url}/keys`, proc, 60000)
+        options.log(`  ltijs callback: ${options.count} pairs at concurrency ${options.concurrency}`)
+        const before = platform.jwksFetches()
+        result.ltijs = await measureCallback({
+          target: { name: 'ltijs', loginUrl: `${url}/login`, callbackUrl: `${url}/`, targetLinkUri: `${url}/`, pids: [proc.pid] },
+          platform,
+          count: options.count,
+          concurrency: options.concurrency,
+          timeCapMs: options.timeCapMs
+        })
+        result.notes.push(`ltijs fetched the JWKS ${platform.jwksFetches() - before} time(s) for ${result.ltijs.requests} callbacks (it does not cache keys) and keeps nonces and tokens in PostgreSQL`)
+      } catch (err) {
+        result.errors.ltijs = (err as Error).message
+      } finally {
+        await proc?.stop()
+        await db?.drop().catch(() => {})
+      }
+    }
+
+    if (options.only.has('ltiauthenticator')) {
+      const venv = findVenv(options.testDir)
+      if (!venv) {
+        result.skipped.ltiauthenticator = 'no virtualenv with jupyterhub: run the end-to-end setup (test/setup/peers.ts) or set LTILAUNCH_PEERS_VENV'
+      } else {
+        let hub: Awaited<ReturnType<typeof startLtiAuthenticatorHub>> | undefined
+        const workDir = path.join(options.workDir, 'jupyterhub')
+        try {
+          hub = await startLtiAuthenticatorHub({ venv, testDir: options.testDir, workDir, logDir: options.logDir, platform })
+          options.log(`  jupyterhub-ltiauthenticator callback: ${options.hubCount} pairs at concurrency ${options.concurrency}`)
+          const before = platform.jwksFetches()
+          result.ltiauthenticator = await measureCallback({
+            target: { name: 'ltiauthenticator', loginUrl: hub.loginUrl, callbackUrl: hub.callbackUrl, targetLinkUri: `${hub.url}/hub/`, pids: [hub.proc.pid] },
+            platform,
+            count: options.hubCount,
+            concurrency: options.concurrency,
+            timeCapMs: options.timeCapMs
+          })
+          result.notes.push(`ltiauthenticator fetched the JWKS ${platform.jwksFetches() - before} time(s) for ${result.ltiauthenticator.requests} callbacks (a new PyJWKClient per request, a blocking fetch on the hub's event loop)`)
+        } catch (err) {
+          result.errors.ltiauthenticator = (err as Error).message
+        } finally {
+          await hub?.proc.stop()
+          // The hub starts configurable-http-proxy itself; make sure it went with it.
+          const pidFile = path.join(workDir, 'proxy.pid')
+          if (existsSync(pidFile)) {
+            const pid = Number(readFileSync(pidFile, 'utf8').trim())
+            try { if (pid > 0) process.kill(pid, 'SIGTERM') } catch {}
+          }
+        }
+      }
+    }
+  } finally {
+    await platform.close()
+  }
+  return result
+}
