@@ -1,6 +1,17 @@
+import formbody from '@fastify/formbody'
+import rateLimit from '@fastify/rate-limit'
 import { serviceKit, type Store } from '@ltilaunch/service-kit'
 import type { FastifyPluginAsync } from 'fastify'
 import type { PlatformConfig } from './config.js'
+import keysPlugin from './plugins/keys.js'
+import launchesPlugin from './plugins/launches.js'
+import registryPlugin from './plugins/registry.js'
+import sessionsPlugin from './plugins/sessions.js'
+import launchApi from './routes/api/launches.js'
+import login from './routes/auth/login.js'
+import launchPage from './routes/launch/index.js'
+import authorize from './routes/lti/authorize.js'
+import wellKnown from './routes/well-known/index.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -23,6 +34,20 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
     config: options.config,
     ...(options.store ? { store: options.store } : {})
   })
+  await fastify.register(formbody)
+  // Per-process limits on the routes that ask for one (sign-in); a shared limit needs no state here.
+  await fastify.register(rateLimit, { global: false })
+
+  await fastify.register(keysPlugin)
+  await fastify.register(registryPlugin)
+  await fastify.register(sessionsPlugin)
+  await fastify.register(launchesPlugin)
+
+  await fastify.register(wellKnown)
+  await fastify.register(login)
+  await fastify.register(launchPage)
+  await fastify.register(authorize)
+  await fastify.register(launchApi)
 }
 
 export default app

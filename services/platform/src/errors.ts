@@ -1,0 +1,21 @@
+import createError from '@fastify/error'
+
+/* Sign-in and sessions */
+export const InvalidCredentials = createError('PLATFORM_INVALID_CREDENTIALS', 'The username or password is not right.', 401)
+export const CsrfFailed = createError('PLATFORM_CSRF_FAILED', 'This form has expired or did not come from this site. Go back, reload the page and try again.', 403)
+export const SignInRequired = createError('PLATFORM_SIGN_IN_REQUIRED', 'Sign in to launch a tool.', 401)
+
+/* The launch form */
+export const UnknownTool = createError<[string]>('PLATFORM_UNKNOWN_TOOL', 'No tool is registered with client_id %s.', 404)
+export const UnknownCourse = createError<[string]>('PLATFORM_UNKNOWN_COURSE', 'You are not a member of course %s.', 403)
+export const ImageNotOffered = createError<[string, string]>('PLATFORM_IMAGE_NOT_OFFERED', 'The image %s is not one that %s offers.', 422)
+export const UnknownDeployment = createError<[string, string]>('PLATFORM_UNKNOWN_DEPLOYMENT', 'Deployment %s is not registered for tool %s.', 422)
+export const LaunchInvalid = createError<[string]>('PLATFORM_LAUNCH_INVALID', 'This launch cannot be built: %s', 422)
+
+/* The authorization endpoint: failures that must not be redirected */
+export const AuthUnknownClient = createError('PLATFORM_AUTH_UNKNOWN_CLIENT', 'The tool asked to sign you in with a client_id that this platform does not know.', 400)
+export const AuthRedirectUriNotRegistered = createError('PLATFORM_AUTH_REDIRECT_URI_NOT_REGISTERED', 'The tool asked to send your sign-in to an address (redirect_uri) that is not registered for it.', 400)
+
+/* The launch API */
+export const ApiUnauthorized = createError('PLATFORM_UNAUTHORIZED', 'A valid launch API key is required (Authorization: Bearer <key>).', 401)
+export const LaunchLinkInvalid = createError('PLATFORM_LAUNCH_LINK_INVALID', 'This launch link has already been used or has expired. Go back to the site you came from and launch again.', 410)

@@ -1,0 +1,100 @@
+/**
+ * Tool registrations: what the platform knows of each tool it launches. The
+ * field names follow the LTI 1.3 / OIDC registration vocabulary
+ * (`client_id`, `initiate_login_uri`, `target_link_uri`, `redirect_uris`,
+ * `jwks_uri`), so a tool's own config page can be copied in directly.
+ */
+import { Type, type Static } from 'typebox'
+import { parseDocument } from './document.js'
+
+const Url = Type.String({ pattern: '^https?://[^\\s#]+$' })
+const Id = Type.String({ minLength: 1, maxLength: 255 })
+
+const ImageChoice = Type.Union([
+  Type.String({ minLength: 1, maxLength: 512 }),
+  Type.Object({
+    value: Type.String({ minLength: 1, maxLength: 512 }),
+    label: Type.Optional(Type.String({ maxLength: 200 }))
+  }, { additionalProperties: false })
+])
+
+export const RegistrationSchema = Type.Object({
+  client_id: Id,
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  description: Type.Optional(Type.String({ maxLength: 2000 })),
+  deployment_ids: Type.Optional(Type.Array(Id, { minItems: 1 })),
+  deployment_id: Type.Optional(Id),
+  initiate_login_uri: Url,
+  /** How the browser is sent to initiate_login_uri: a GET redirect (default) or an auto-submitted POST. */
+  login_initiation_method: Type.Optional(Type.Union([Type.Literal('get'), Type.Literal('post')])),
+  target_link_uri: Url,
+  redirect_uris: Type.Array(Url, { minItems: 1 }),
+  jwks_uri: Type.Optional(Url),
+  /** Static values or substitution variables ($User.id, $Context.title, ...). */
+  custom: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }), Type.String({ maxLength: 8192 }))),
+  /** The images offered on the launch form; the first is the default. */
+  images: Type.Optional(Type.Array(ImageChoice, { maxItems: 100 })),
+  send_name: Type.Optional(Type.Boolean()),
+  send_email: Type.Optional(Type.Boolean()),
+  document_target: Type.Optional(Type.Union([Type.Literal('window'), Type.Literal('iframe'), Type.Literal('frame')]))
+}, { additionalProperties: false })
+
+const RegistrationsFileSchema = Type.Union([
+  Type.Object({ tools: Type.Array(RegistrationSchema) }, { additionalProperties: false }),
+  Type.Array(RegistrationSchema)
+])
+
+export interface Registration {
+  clientId: string
+  name: string
+  description?: string
+  deploymentIds: string[]
+  initiateLoginUri: string
+  loginInitiationMethod: 'get' | 'post'
+  targetLinkUri: string
+  redirectUris: string[]
+  jwksUri?: string
+  custom: Record<string, string>
+  images: Array<{ value: string, label: string }>
+  sendName: boolean
+  sendEmail: boolean
+  documentTarget: 'window' | 'iframe' | 'frame'
+}
+
+function normalize (entry: Static<typeof RegistrationSchema>): Registration {
+  const deploymentIds = entry.deployment_ids ?? (entry.deployment_id === undefined ? [] : [entry.deployment_id])
+  if (deploymentIds.length === 0) throw new Error(`tool ${entry.client_id}: give deployment_ids (or deployment_id)`)
+  const registration: Registration = {
+    clientId: entry.client_id,
+    name: entry.name,
+    deploymentIds,
+    initiateLoginUri: entry.initiate_login_uri,
+    loginInitiationMethod: entry.login_initiation_method ?? 'get',
+    targetLinkUri: entry.target_link_uri,
+    redirectUris: entry.redirect_uris,
+    custom: { ...entry.custom },
+    images: (entry.images ?? []).map((image) => typeof image === 'string'
+      ? { value: image, label: image }
+      : { value: image.value, label: image.label ?? image.value }),
+    // Personal data is sent unless a registration says not to, as LMSs do by default for a trusted tool.
+    sendName: entry.send_name ?? true,
+    sendEmail: entry.send_email ?? true,
+    documentTarget: entry.document_target ?? 'window'
+  }
+  if (entry.description !== undefined) registration.description = entry.description
+  if (entry.jwks_uri !== undefined) registration.jwksUri = entry.jwks_uri
+  return registration
+}
+
+/** The registrations in a JSON or YAML document: a list, or `{ tools: [...] }`. */
+export function parseRegistrations (text: string | undefined): Registration[] {
+  if (text === undefined || text.trim() === '') return []
+  const data = parseDocument(RegistrationsFileSchema, text)
+  const list = Array.isArray(data) ? data : data.tools
+  const seen = new Set<string>()
+  return list.map((entry) => {
+    if (seen.has(entry.client_id)) throw new Error(`client_id ${entry.client_id} is registered twice`)
+    seen.add(entry.client_id)
+    return normalize(entry)
+  })
+}

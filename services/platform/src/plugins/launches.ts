@@ -1,0 +1,83 @@
+import { autoSubmitPage } from '@ltilaunch/service-kit'
+import type { FastifyReply } from 'fastify'
+import fp from 'fastify-plugin'
+import { randomToken } from '../lib/csrf.js'
+import { launchClaims, type LaunchInput } from '../lib/launch.js'
+import { LaunchInvalid } from '../errors.js'
+
+/** What is kept under an lti_message_hint between the login initiation and the authorization request. */
+export interface PendingLaunch {
+  clientId: string
+  deploymentId: string
+  /** The browser session that started the launch; the authorization request must come with it. */
+  sessionId: string
+  /** The login_hint sent to the tool: the user's sub. */
+  loginHint: string
+  sub: string
+  targetLinkUri: string
+  /** The LTI (and allowed personal) claims, built when the launch started. */
+  claims: Record<string, unknown>
+}
+
+export interface Launches {
+  /** Keeps the launch under a fresh message hint and sends the browser to the tool's login initiation. */
+  begin: (reply: FastifyReply, input: LaunchInput, sessionId: string) => Promise<FastifyReply>
+  /** Takes (once) the launch kept under a message hint. */
+  take: (messageHint: string) => Promise<PendingLaunch | undefined>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    launches: Launches
+  }
+}
+
+const key = (hint: string): string => `hint:${hint}`
+
+export default fp(async function launchesPlugin (fastify) {
+  const { config, registry, store } = fastify
+
+  fastify.decorate('launches', {
+    async begin (reply, input, sessionId) {
+      let claims: Record<string, unknown>
+      try {
+        claims = launchClaims(input, registry.identity)
+      } catch (err) {
+        throw new LaunchInvalid((err as Error).message)
+      }
+      const hint = randomToken()
+      const pending: PendingLaunch = {
+        clientId: input.tool.clientId,
+        deploymentId: input.deploymentId,
+        sessionId,
+        loginHint: input.user.sub,
+        sub: input.user.sub,
+        targetLinkUri: input.tool.targetLinkUri,
+        claims
+      }
+      await store.put(key(hint), pending, config.MESSAGE_HINT_TTL)
+      const params: Record<string, string> = {
+        iss: config.issuer,
+        login_hint: pending.loginHint,
+        target_link_uri: pending.targetLinkUri,
+        lti_message_hint: hint,
+        client_id: pending.clientId,
+        lti_deployment_id: pending.deploymentId
+      }
+      reply.header('cache-control', 'no-store')
+      if (input.tool.loginInitiationMethod === 'post') {
+        return await reply.type('text/html; charset=utf-8').send(autoSubmitPage({
+          title: `Opening ${input.tool.name}`,
+          action: input.tool.initiateLoginUri,
+          fields: params
+        }))
+      }
+      const url = new URL(input.tool.initiateLoginUri)
+      for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value)
+      return await reply.redirect(url.toString(), 303)
+    },
+    async take (messageHint) {
+      return await store.take<PendingLaunch>(key(messageHint))
+    }
+  } satisfies Launches)
+}, { name: 'platform-launches', fastify: '5.x', dependencies: ['platform-registry', 'ltilaunch-store'] })

@@ -1,0 +1,86 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { html, page } from '@ltilaunch/service-kit'
+import { Type } from 'typebox'
+import { tokensMatch } from '../../lib/csrf.js'
+import type { Launcher } from '../../lib/launch.js'
+import type { DirectoryUser } from '../../lib/users.js'
+import { CsrfFailed, ImageNotOffered, SignInRequired, UnknownCourse, UnknownTool } from '../../errors.js'
+
+const LaunchBody = Type.Object({
+  csrf: Type.String({ maxLength: 200 }),
+  client_id: Type.String({ minLength: 1, maxLength: 255 }),
+  course: Type.String({ minLength: 1, maxLength: 255 }),
+  image: Type.Optional(Type.String({ maxLength: 512 }))
+})
+
+/** How a demo user appears in a launch. */
+export function launcherOf (user: DirectoryUser, sub: string): Launcher {
+  const launcher: Launcher = { id: user.id, username: user.username, sub }
+  if (user.name !== undefined) launcher.name = user.name
+  if (user.givenName !== undefined) launcher.givenName = user.givenName
+  if (user.familyName !== undefined) launcher.familyName = user.familyName
+  if (user.email !== undefined) launcher.email = user.email
+  if (user.locale !== undefined) launcher.locale = user.locale
+  return launcher
+}
+
+/** The launch page of a signed-in demo user: tool, course, image, Launch. */
+const launchPage: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { registry, sessions, launches, config } = fastify
+
+  fastify.get('/', async (request, reply) => {
+    const session = await sessions.current(request)
+    const user = session?.kind === 'user' ? registry.user(session.userId) : undefined
+    if (session === undefined || user === undefined) return await reply.redirect('/login', 303)
+    const courses = Object.keys(user.courses).map((id) => registry.course(id)).filter((course) => course !== undefined)
+    const tools = registry.tools
+    reply.header('cache-control', 'no-store')
+    return await reply.type('text/html; charset=utf-8').send(page({
+      title: `Launch · ${config.PLATFORM_NAME}`,
+      body: html`<h1>${config.PLATFORM_NAME}</h1>
+<p>Signed in as <strong>${user.name ?? user.username}</strong> (${user.username}).</p>
+${tools.length === 0 || courses.length === 0
+  ? html`<p class="hint">${tools.length === 0 ? 'No tool is registered yet.' : 'You are not in any course.'}</p>`
+  : html`<form method="post" action="/launch">
+<input type="hidden" name="csrf" value="${session.csrf}">
+<label for="client_id">Tool</label>
+<select id="client_id" name="client_id">${tools.map((tool) => html`<option value="${tool.clientId}">${tool.name}</option>`)}</select>
+<label for="course">Course</label>
+<select id="course" name="course">${courses.map((course) => html`<option value="${course.id}">${course.title ?? course.id}${course.label === undefined ? '' : ` (${course.label})`} — ${(user.courses[course.id] ?? []).join(', ')}</option>`)}</select>
+${tools.some((tool) => tool.images.length > 0)
+  ? html`<label for="image">Image</label>
+<select id="image" name="image">${tools.filter((tool) => tool.images.length > 0).map((tool) => html`<optgroup label="${tool.name}">${tool.images.map((image) => html`<option value="${image.value}">${image.label}</option>`)}</optgroup>`)}</select>`
+  : ''}
+<p><button type="submit">Launch</button></p>
+</form>`}
+<form method="post" action="/logout"><input type="hidden" name="csrf" value="${session.csrf}"><button type="submit">Sign out</button></form>`
+    }))
+  })
+
+  fastify.post('/launch', { schema: { body: LaunchBody } }, async (request, reply) => {
+    const session = await sessions.current(request)
+    const user = session?.kind === 'user' ? registry.user(session.userId) : undefined
+    if (session === undefined || user === undefined) throw new SignInRequired()
+    if (!tokensMatch(session.csrf, request.body.csrf)) throw new CsrfFailed()
+    const tool = registry.tool(request.body.client_id)
+    if (tool === undefined) throw new UnknownTool(request.body.client_id)
+    const courseRoles = user.courses[request.body.course]
+    const course = registry.course(request.body.course)
+    if (courseRoles === undefined || course === undefined) throw new UnknownCourse(request.body.course)
+    const image = request.body.image === '' ? undefined : request.body.image
+    if (image !== undefined && !tool.images.some((choice) => choice.value === image)) throw new ImageNotOffered(image, tool.name)
+
+    return await launches.begin(reply, {
+      tool,
+      deploymentId: tool.deploymentIds[0] as string,
+      user: launcherOf(user, user.sub ?? registry.subjectFor(user.id)),
+      roles: [...courseRoles, ...user.roles],
+      context: course,
+      resourceLink: { id: `${course.id}:${tool.clientId}`, title: tool.name },
+      ...(image === undefined ? (tool.images[0] === undefined ? {} : { image: tool.images[0].value }) : { image }),
+      returnUrl: `${config.publicUrl}/`
+    }, session.id)
+  })
+}
+
+export default launchPage

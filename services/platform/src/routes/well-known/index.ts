@@ -1,0 +1,77 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { LTI_CLAIM, MESSAGE_TYPE } from '@ltilaunch/claims'
+import { Type } from 'typebox'
+
+const Jwk = Type.Object({
+  kty: Type.String(),
+  kid: Type.String(),
+  alg: Type.String(),
+  use: Type.String()
+}, { additionalProperties: true })
+
+const JwksReply = Type.Object({ keys: Type.Array(Jwk) })
+
+const OpenIdConfiguration = Type.Object({
+  issuer: Type.String(),
+  authorization_endpoint: Type.String(),
+  jwks_uri: Type.String(),
+  scopes_supported: Type.Array(Type.String()),
+  response_types_supported: Type.Array(Type.String()),
+  response_modes_supported: Type.Array(Type.String()),
+  subject_types_supported: Type.Array(Type.String()),
+  id_token_signing_alg_values_supported: Type.Array(Type.String()),
+  claims_supported: Type.Array(Type.String()),
+  'https://purl.imsglobal.org/spec/lti-platform-configuration': Type.Object({
+    product_family_code: Type.String(),
+    version: Type.String(),
+    messages_supported: Type.Array(Type.Object({ type: Type.String() })),
+    variables: Type.Array(Type.String())
+  })
+}, { additionalProperties: true })
+
+export const SUPPORTED_VARIABLES = [
+  '$User.id', '$User.username', '$Person.name.full', '$Person.name.given', '$Person.name.family',
+  '$Person.email.primary', '$Context.id', '$Context.title', '$Context.label', '$ResourceLink.id', '$ResourceLink.title'
+]
+
+/** The public key set, and the OpenID configuration that points tools at it. */
+const wellKnown: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { keys, config, registry } = fastify
+
+  const jwks = async (_request: unknown, reply: { header: (name: string, value: string) => unknown }) => {
+    // Short enough that a tool sees a next key well before it signs.
+    reply.header('cache-control', 'public, max-age=300')
+    return keys.jwks
+  }
+  const jwksSchema = { schema: { response: { 200: JwksReply } } }
+  fastify.get('/.well-known/jwks.json', jwksSchema, jwks)
+  fastify.get('/lti/jwks', jwksSchema, jwks)
+
+  fastify.get('/.well-known/openid-configuration', { schema: { response: { 200: OpenIdConfiguration } } }, async (_request, reply) => {
+    reply.header('cache-control', 'public, max-age=300')
+    const algs = [...new Set(keys.jwks.keys.map((key) => key.alg))]
+    return {
+      issuer: config.issuer,
+      authorization_endpoint: `${config.publicUrl}/lti/authorize`,
+      jwks_uri: `${config.publicUrl}/.well-known/jwks.json`,
+      scopes_supported: ['openid'],
+      response_types_supported: ['id_token'],
+      response_modes_supported: ['form_post'],
+      subject_types_supported: ['public'],
+      id_token_signing_alg_values_supported: algs,
+      claims_supported: [
+        'iss', 'aud', 'azp', 'sub', 'iat', 'exp', 'nonce', 'name', 'given_name', 'family_name', 'email',
+        LTI_CLAIM.messageType, LTI_CLAIM.version, LTI_CLAIM.deploymentId, LTI_CLAIM.targetLinkUri, LTI_CLAIM.resourceLink,
+        LTI_CLAIM.roles, LTI_CLAIM.context, LTI_CLAIM.toolPlatform, LTI_CLAIM.launchPresentation, LTI_CLAIM.custom
+      ],
+      'https://purl.imsglobal.org/spec/lti-platform-configuration': {
+        product_family_code: 'ltilaunch',
+        version: registry.identity.version,
+        messages_supported: [{ type: MESSAGE_TYPE.resourceLink }],
+        variables: SUPPORTED_VARIABLES
+      }
+    }
+  })
+}
+
+export default wellKnown
