@@ -1,6 +1,15 @@
+import formbody from '@fastify/formbody'
 import { serviceKit, type Store } from '@ltilaunch/service-kit'
 import type { FastifyPluginAsync } from 'fastify'
 import type { BrokerConfig } from './config.js'
+import imagePolicy from './plugins/image-policy.js'
+import launches from './plugins/launches.js'
+import serviceAuth from './plugins/service-auth.js'
+import spawnDriver from './plugins/spawn-driver.js'
+import workQueue from './plugins/work-queue.js'
+import worker from './plugins/worker.js'
+import launchPages from './routes/launches/page.js'
+import launchesApi from './routes/v1/launches.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -23,6 +32,17 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
     config: options.config,
     ...(options.store ? { store: options.store } : {})
   })
+  await fastify.register(formbody)
+
+  await fastify.register(imagePolicy)
+  await fastify.register(serviceAuth)
+  await fastify.register(launches)
+  await fastify.register(workQueue)
+  await fastify.register(spawnDriver)
+  await fastify.register(worker)
+
+  await fastify.register(launchesApi)
+  await fastify.register(launchPages)
 }
 
 export default app

@@ -1,0 +1,44 @@
+import { createHash } from 'node:crypto'
+
+const SIMPLE = /^[a-z][a-z0-9]{0,29}$/
+
+function hash8 (value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('hex').slice(0, 8)
+}
+
+function alnumStem (value: string, max: number): string {
+  let stem = value.toLowerCase().replace(/[^a-z0-9]/g, '')
+  if (!/^[a-z]/.test(stem)) stem = `c${stem}`
+  return stem.slice(0, max)
+}
+
+/**
+ * A server name the hub accepts, from any text (a course label or id).
+ * JupyterHub 5 refuses new named servers whose name is not a "safe slug"
+ * (lowercase letters and digits, single hyphens, at most 30 characters,
+ * starting with a letter); older hubs accept letters and digits or a stem, a
+ * hyphen and a hash. A simple name is kept as it is; anything else becomes
+ * `<letters and digits>-<8 hex of its hash>`, valid for both and distinct
+ * for distinct inputs, as JupyterHub's own safe_slug does.
+ */
+export function safeServerName (value: string): string {
+  if (SIMPLE.test(value)) return value
+  return `${alnumStem(value, 21)}-${hash8(value)}`
+}
+
+/** The server of a launch: named after its course when named servers are on, else the default (''). */
+export function serverNameFor (course: { id: string, label?: string } | undefined, named: boolean): string {
+  if (!named || !course) return ''
+  const source = course.label?.trim() || course.id
+  return safeServerName(source)
+}
+
+/** Another name for the same course with a different image (ON_IMAGE_CHANGE=new-server). */
+export function variantServerName (base: string, image: string): string {
+  return `${alnumStem(base || 'server', 21)}-${hash8(`${base}\n${image}`)}`
+}
+
+/** A hub group name for a course. */
+export function courseGroupName (course: { id: string, label?: string }): string {
+  return `course-${safeServerName(course.label?.trim() || course.id)}`
+}

@@ -1,0 +1,99 @@
+import { consumerName, type QueueEntry, type WorkQueue } from './queue.js'
+
+interface Pending {
+  entry: QueueEntry
+  deliveredAt: number
+}
+
+/**
+ * The queue of a single instance: the same contract as the Redis Stream
+ * (delivery, acknowledgement, reclaiming idle entries, leases), in memory.
+ */
+export class MemoryQueue implements WorkQueue {
+  readonly kind = 'memory'
+  readonly consumer = consumerName()
+  readonly #fresh: QueueEntry[] = []
+  readonly #pending = new Map<string, Pending>()
+  readonly #leases = new Map<string, number>()
+  readonly #claimIdleMs: number
+  #sequence = 0
+  #wake: (() => void) | undefined
+
+  constructor (options: { claimIdleMs: number }) {
+    this.#claimIdleMs = options.claimIdleMs
+  }
+
+  async enqueue (launchId: string, attempt: number): Promise<string> {
+    const entryId = `${Date.now()}-${this.#sequence++}`
+    this.#fresh.push({ entryId, launchId, attempt })
+    this.#wake?.()
+    return entryId
+  }
+
+  async read (count: number, blockMs: number): Promise<QueueEntry[]> {
+    if (this.#fresh.length === 0 && blockMs > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, blockMs)
+        function done (): void {
+          clearTimeout(timer)
+          resolve()
+        }
+        this.#wake = done
+      })
+      this.#wake = undefined
+    }
+    const taken = this.#fresh.splice(0, count)
+    for (const entry of taken) this.#pending.set(entry.entryId, { entry, deliveredAt: Date.now() })
+    return taken
+  }
+
+  async reclaim (count: number): Promise<QueueEntry[]> {
+    const out: QueueEntry[] = []
+    const now = Date.now()
+    for (const pending of this.#pending.values()) {
+      if (out.length >= count) break
+      if (now - pending.deliveredAt >= this.#claimIdleMs) {
+        pending.deliveredAt = now
+        out.push(pending.entry)
+      }
+    }
+    return out
+  }
+
+  async ack (entryId: string): Promise<void> {
+    this.#pending.delete(entryId)
+  }
+
+  async touch (entryId: string): Promise<void> {
+    const pending = this.#pending.get(entryId)
+    if (pending) pending.deliveredAt = Date.now()
+  }
+
+  async acquireLease (launchId: string, ttlMs: number): Promise<boolean> {
+    const until = this.#leases.get(launchId)
+    if (until !== undefined && until > Date.now()) return false
+    this.#leases.set(launchId, Date.now() + ttlMs)
+    return true
+  }
+
+  async renewLease (launchId: string, ttlMs: number): Promise<boolean> {
+    const until = this.#leases.get(launchId)
+    if (until === undefined || until <= Date.now()) return false
+    this.#leases.set(launchId, Date.now() + ttlMs)
+    return true
+  }
+
+  async releaseLease (launchId: string): Promise<void> {
+    this.#leases.delete(launchId)
+  }
+
+  interrupt (): void {
+    this.#wake?.()
+  }
+
+  async ping (): Promise<void> {}
+
+  async close (): Promise<void> {
+    this.interrupt()
+  }
+}

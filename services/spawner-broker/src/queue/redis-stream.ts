@@ -1,0 +1,163 @@
+import { createRedisClient, waitForRedis, type RedisClient, type RedisSettings } from '@ltilaunch/service-kit'
+import { consumerName, type QueueEntry, type WorkQueue } from './queue.js'
+
+// Extends a lease only for its holder; deletes it only for its holder.
+const RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+type StreamEntry = [id: string, fields: string[] | null]
+
+export interface RedisStreamQueueOptions {
+  settings: RedisSettings
+  /** The key prefix every key of the service shares (REDIS_KEY_PREFIX). */
+  prefix: string
+  stream: string
+  group: string
+  claimIdleMs: number
+  /** Called with connection errors, which the clients retry on their own. */
+  onError?: (err: Error) => void
+}
+
+/**
+ * The work queue on a Redis Stream with a consumer group: XADD to queue,
+ * XREADGROUP (on a connection of its own, since a blocked read holds the
+ * connection) to take new entries, XAUTOCLAIM to take entries whose consumer
+ * died, XACK + XDEL when done, XCLAIM JUSTID to keep a live entry from
+ * looking idle. Leases are plain keys with a PX expiry.
+ */
+export class RedisStreamQueue implements WorkQueue {
+  readonly kind = 'redis'
+  readonly consumer = consumerName()
+  readonly #commands: RedisClient
+  readonly #blocking: RedisClient
+  readonly #key: string
+  readonly #prefix: string
+  readonly #group: string
+  readonly #claimIdleMs: number
+  #groupReady = false
+  #closed = false
+
+  constructor (options: RedisStreamQueueOptions) {
+    this.#prefix = options.prefix
+    this.#key = `${options.prefix}${options.stream}`
+    this.#group = options.group
+    this.#claimIdleMs = options.claimIdleMs
+    this.#commands = createRedisClient(options.settings, { connectionName: `broker-queue-${this.consumer}` })
+    // No command timeout here: a blocked XREADGROUP waits as long as it was told to.
+    this.#blocking = createRedisClient(options.settings, { commandTimeout: undefined, connectionName: `broker-reader-${this.consumer}` })
+    const onError = options.onError ?? (() => {})
+    this.#commands.on('error', onError)
+    this.#blocking.on('error', onError)
+  }
+
+  /** Waits (a little) for both connections; they keep trying in the background. */
+  async connect (timeoutMs = 1000): Promise<boolean> {
+    const [a, b] = await Promise.all([waitForRedis(this.#commands, timeoutMs), waitForRedis(this.#blocking, timeoutMs)])
+    return a && b
+  }
+
+  async enqueue (launchId: string, attempt: number): Promise<string> {
+    const id = await this.#commands.call('XADD', this.#key, '*', 'launch', launchId, 'attempt', String(attempt))
+    return String(id)
+  }
+
+  async read (count: number, blockMs: number): Promise<QueueEntry[]> {
+    await this.#ensureGroup()
+    try {
+      const reply = await this.#blocking.call(
+        'XREADGROUP', 'GROUP', this.#group, this.consumer, 'COUNT', String(count), 'BLOCK', String(blockMs), 'STREAMS', this.#key, '>'
+      ) as Array<[string, StreamEntry[]]> | null
+      if (reply === null) return []
+      return reply.flatMap(([, entries]) => this.#entries(entries))
+    } catch (err) {
+      // The stream (and its group) vanished, as a flushed Redis does: make them again.
+      if (/NOGROUP/.test((err as Error).message)) this.#groupReady = false
+      throw err
+    }
+  }
+
+  async reclaim (count: number): Promise<QueueEntry[]> {
+    await this.#ensureGroup()
+    const out: QueueEntry[] = []
+    let cursor = '0-0'
+    // Bounded: a few pages are plenty for one pass; the next pass continues.
+    for (let page = 0; page < 10 && out.length < count; page++) {
+      const reply = await this.#commands.call(
+        'XAUTOCLAIM', this.#key, this.#group, this.consumer, String(this.#claimIdleMs), cursor, 'COUNT', String(count - out.length)
+      ) as [string, StreamEntry[], string[]?]
+      out.push(...this.#entries(reply[1]))
+      cursor = reply[0]
+      if (cursor === '0-0') break
+    }
+    return out
+  }
+
+  async ack (entryId: string): Promise<void> {
+    await this.#commands.call('XACK', this.#key, this.#group, entryId)
+    await this.#commands.call('XDEL', this.#key, entryId)
+  }
+
+  async touch (entryId: string): Promise<void> {
+    await this.#commands.call('XCLAIM', this.#key, this.#group, this.consumer, '0', entryId, 'JUSTID')
+  }
+
+  async acquireLease (launchId: string, ttlMs: number): Promise<boolean> {
+    const reply = await this.#commands.call('SET', this.#lease(launchId), this.consumer, 'PX', String(ttlMs), 'NX')
+    return reply === 'OK'
+  }
+
+  async renewLease (launchId: string, ttlMs: number): Promise<boolean> {
+    return Number(await this.#commands.eval(RENEW, 1, this.#lease(launchId), this.consumer, String(ttlMs))) === 1
+  }
+
+  async releaseLease (launchId: string): Promise<void> {
+    await this.#commands.eval(RELEASE, 1, this.#lease(launchId), this.consumer)
+  }
+
+  interrupt (): void {
+    // A blocked XREADGROUP returns when its connection goes.
+    this.#blocking.disconnect()
+  }
+
+  async ping (): Promise<void> {
+    await this.#commands.ping()
+  }
+
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#blocking.disconnect()
+    try {
+      await this.#commands.quit()
+    } catch {
+      this.#commands.disconnect()
+    }
+  }
+
+  #lease (launchId: string): string {
+    return `${this.#prefix}lease:${launchId}`
+  }
+
+  #entries (entries: StreamEntry[]): QueueEntry[] {
+    const out: QueueEntry[] = []
+    for (const [entryId, fields] of entries) {
+      // A deleted entry still pending shows with no fields; nothing to do for it.
+      if (!fields) continue
+      const data: Record<string, string> = {}
+      for (let i = 0; i + 1 < fields.length; i += 2) data[fields[i] as string] = fields[i + 1] as string
+      if (data.launch) out.push({ entryId, launchId: data.launch, attempt: Number(data.attempt ?? 0) })
+    }
+    return out
+  }
+
+  async #ensureGroup (): Promise<void> {
+    if (this.#groupReady) return
+    try {
+      // From the start of the stream: launches queued before any broker ran are served too.
+      await this.#commands.call('XGROUP', 'CREATE', this.#key, this.#group, '0', 'MKSTREAM')
+    } catch (err) {
+      if (!/BUSYGROUP/.test((err as Error).message)) throw err
+    }
+    this.#groupReady = true
+  }
+}

@@ -1,0 +1,67 @@
+import { LaunchRecordSchema, LaunchStatusSchema, PendingLaunchRequestSchema } from '@ltilaunch/claims'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { LaunchNotFound } from '../../errors.js'
+import { acceptLaunch, launchUrls } from '../../launches/intake.js'
+import { publicRecord } from '../../launches/records.js'
+import { publicBase } from '../../public-url.js'
+
+const ErrorReply = Type.Object({
+  statusCode: Type.Integer(),
+  code: Type.String(),
+  error: Type.String(),
+  message: Type.String(),
+  hint: Type.Optional(Type.String())
+})
+
+const Accepted = Type.Object({
+  id: Type.String(),
+  status: LaunchStatusSchema,
+  image: Type.String(),
+  serverName: Type.String(),
+  progressUrl: Type.String(),
+  statusUrl: Type.String()
+})
+
+export const LaunchIdParams = Type.Object({
+  id: Type.String({ pattern: '^[A-Za-z0-9_-]{16,64}$' })
+})
+
+/** The broker API tool-auth calls: queue a launch, read its record. */
+const launchesApi: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.post('/v1/launches', {
+    // onRequest: the token is checked before the body is even read.
+    onRequest: fastify.requireServiceToken,
+    schema: {
+      headers: Type.Object({
+        'idempotency-key': Type.String({ minLength: 1, maxLength: 200 })
+      }),
+      body: PendingLaunchRequestSchema,
+      response: { 200: Accepted, 201: Accepted, 400: ErrorReply, 401: ErrorReply, 409: ErrorReply, 422: ErrorReply, 503: ErrorReply }
+    }
+  }, async (request, reply) => {
+    const { launch, created } = await acceptLaunch(fastify, request.body, request.headers['idempotency-key'])
+    reply.code(created ? 201 : 200)
+    return {
+      id: launch.id,
+      status: launch.status,
+      image: launch.image,
+      serverName: launch.serverName,
+      ...launchUrls(publicBase(fastify.config, request), launch.id)
+    }
+  })
+
+  fastify.get('/v1/launches/:id', {
+    onRequest: fastify.requireServiceToken,
+    schema: {
+      params: LaunchIdParams,
+      response: { 200: LaunchRecordSchema, 401: ErrorReply, 404: ErrorReply }
+    }
+  }, async (request) => {
+    const launch = await fastify.launches.get(request.params.id)
+    if (!launch) throw new LaunchNotFound()
+    return publicRecord(launch)
+  })
+}
+
+export default launchesApi

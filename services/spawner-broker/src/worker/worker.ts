@@ -1,0 +1,216 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { FastifyBaseLogger } from 'fastify'
+import { SpawnFailed, type SpawnDriver } from '../drivers/driver.js'
+import { addProgress, TERMINAL, type LaunchRepository, type StoredLaunch } from '../launches/records.js'
+import type { QueueEntry, WorkQueue } from '../queue/queue.js'
+
+export interface WorkerOptions {
+  queue: WorkQueue
+  launches: LaunchRepository
+  driver: SpawnDriver
+  log: FastifyBaseLogger
+  concurrency: number
+  /** Lease life and the idle time after which another consumer claims an entry. */
+  claimIdleMs: number
+  spawnTimeoutMs: number
+  maxDeliveries: number
+  /** How long one blocked read waits for new work. */
+  blockMs?: number
+}
+
+/** Why a spawn was cut short; only a timeout fails the launch. */
+class SpawnTimeout extends Error {}
+class LeaseLost extends Error {}
+class ShuttingDown extends Error {}
+
+/**
+ * Takes launches off the queue and spawns them, WORKER_CONCURRENCY at a
+ * time: new entries by a blocking read, and entries of dead consumers by
+ * reclaiming them. See queue.ts for the rule that keeps two workers from
+ * running one launch.
+ */
+export class Worker {
+  readonly #options: WorkerOptions
+  readonly #jobs = new Map<string, { abort: AbortController, done: Promise<void> }>()
+  #stopping = false
+  readonly #stopped = new AbortController()
+  #loops: Array<Promise<void>> = []
+  #slotFreed: (() => void) | undefined
+  #lastError = 0
+
+  constructor (options: WorkerOptions) {
+    this.#options = options
+  }
+
+  get busy (): number {
+    return this.#jobs.size
+  }
+
+  start (): void {
+    if (this.#options.concurrency <= 0) return
+    this.#loops = [this.#readLoop(), this.#reclaimLoop()]
+  }
+
+  /** Stops taking work and cuts running spawns short; their entries stay queued for another broker. */
+  async stop (): Promise<void> {
+    this.#stopping = true
+    this.#stopped.abort()
+    this.#slotFreed?.()
+    this.#options.queue.interrupt()
+    for (const job of this.#jobs.values()) job.abort.abort(new ShuttingDown())
+    await Promise.allSettled([...this.#loops, ...[...this.#jobs.values()].map((job) => job.done)])
+  }
+
+  get #free (): number {
+    return this.#options.concurrency - this.#jobs.size
+  }
+
+  async #readLoop (): Promise<void> {
+    while (!this.#stopping) {
+      if (this.#free <= 0) {
+        await new Promise<void>((resolve) => { this.#slotFreed = resolve })
+        continue
+      }
+      try {
+        const entries = await this.#options.queue.read(this.#free, this.#options.blockMs ?? 2000)
+        for (const entry of entries) this.#dispatch(entry)
+      } catch (err) {
+        if (this.#stopping) break
+        this.#warn(err, 'cannot read the launch queue; trying again')
+        await this.#pause(1000)
+      }
+    }
+  }
+
+  async #reclaimLoop (): Promise<void> {
+    const every = Math.max(100, Math.floor(this.#options.claimIdleMs / 2))
+    while (!this.#stopping) {
+      await this.#pause(every)
+      if (this.#stopping || this.#free <= 0) continue
+      try {
+        const entries = await this.#options.queue.reclaim(this.#free)
+        for (const entry of entries) {
+          this.#options.log.info({ launch: entry.launchId }, 'claimed a launch whose broker stopped answering')
+          this.#dispatch(entry)
+        }
+      } catch (err) {
+        this.#warn(err, 'cannot reclaim idle launches; trying again')
+      }
+    }
+  }
+
+  async #pause (ms: number): Promise<void> {
+    await sleep(ms, undefined, { signal: this.#stopped.signal }).catch(() => {})
+  }
+
+  #dispatch (entry: QueueEntry): void {
+    // Already ours and running (we reclaimed our own entry): nothing to do.
+    if (this.#jobs.has(entry.launchId)) return
+    const abort = new AbortController()
+    const done = this.#handle(entry, abort)
+      .catch((err: unknown) => this.#options.log.error({ err, launch: entry.launchId }, 'launch handling failed'))
+      .finally(() => {
+        this.#jobs.delete(entry.launchId)
+        this.#slotFreed?.()
+      })
+    this.#jobs.set(entry.launchId, { abort, done })
+  }
+
+  async #handle (entry: QueueEntry, abort: AbortController): Promise<void> {
+    const { queue, launches, driver, log, claimIdleMs } = this.#options
+    if (!(await queue.acquireLease(entry.launchId, claimIdleMs))) {
+      // A live worker holds it; it acknowledges the entry when it is done.
+      log.debug({ launch: entry.launchId }, 'launch is leased by another worker; leaving it')
+      return
+    }
+    const beat = async (): Promise<void> => {
+      try {
+        if (!(await queue.renewLease(entry.launchId, claimIdleMs))) abort.abort(new LeaseLost())
+        else await queue.touch(entry.entryId)
+      } catch (err) {
+        this.#warn(err, 'cannot renew a launch lease')
+      }
+    }
+    const heartbeat = setInterval(() => { beat().catch(() => {}) }, Math.max(50, Math.floor(claimIdleMs / 3)))
+    const timeout = setTimeout(() => abort.abort(new SpawnTimeout()), this.#options.spawnTimeoutMs)
+    let launch: StoredLaunch | undefined
+    try {
+      launch = await launches.get(entry.launchId)
+      if (!launch || launch.attempt !== entry.attempt || TERMINAL.has(launch.status)) {
+        // Expired, retried since (the retry has its own entry), or finished by a worker that died before acknowledging.
+        await queue.ack(entry.entryId)
+        return
+      }
+      launch.deliveries += 1
+      if (launch.deliveries > this.#options.maxDeliveries) {
+        await this.#fail(launch, `The launch was taken up ${launch.deliveries - 1} times without finishing; giving up.`)
+        await queue.ack(entry.entryId)
+        return
+      }
+      launch.status = 'spawning'
+      addProgress(launch, launch.deliveries > 1 ? 'Picked up again after the broker working on it stopped' : 'Starting your server', 1)
+      await launches.save(launch)
+      const current = launch
+      const result = await driver.spawn(launch, {
+        signal: abort.signal,
+        progress: async (message, percent) => {
+          addProgress(current, message, percent)
+          await launches.save(current)
+        }
+      })
+      launch.status = 'ready'
+      launch.serverName = result.serverName
+      if (result.serverUrl) launch.serverUrl = result.serverUrl
+      if (result.redirectUrl) launch.redirectUrl = result.redirectUrl
+      if (result.dryRun) launch.dryRun = result.dryRun
+      addProgress(launch, result.dryRun ? 'Dry run finished' : 'Your server is ready', 100)
+      await launches.save(launch)
+      await queue.ack(entry.entryId)
+      log.info({ launch: launch.id, user: launch.username, image: launch.image, server: launch.serverName }, 'launch ready')
+    } catch (err) {
+      const reason: unknown = abort.signal.aborted ? abort.signal.reason : undefined
+      if (launch && reason instanceof SpawnTimeout) {
+        await this.#fail(launch, `The server did not become ready within ${Math.round(this.#options.spawnTimeoutMs / 1000)} seconds.`)
+        await queue.ack(entry.entryId)
+      } else if (reason instanceof ShuttingDown || reason instanceof LeaseLost) {
+        // Left on the queue: another worker claims it once it has been idle long enough.
+        log.warn({ launch: entry.launchId, why: reason.constructor.name }, 'spawn cut short; the launch stays queued')
+      } else if (launch && err instanceof SpawnFailed) {
+        await this.#fail(launch, err.message)
+        await queue.ack(entry.entryId)
+      } else if (launch && !isStoreError(err)) {
+        log.error({ err, launch: launch.id }, 'unexpected error while spawning')
+        await this.#fail(launch, 'The broker hit an unexpected error while starting your server.')
+        await queue.ack(entry.entryId)
+      } else {
+        // Redis is away: the entry stays pending and is taken up again later.
+        this.#warn(err, 'cannot record a launch; it stays queued')
+      }
+    } finally {
+      clearInterval(heartbeat)
+      clearTimeout(timeout)
+      await queue.releaseLease(entry.launchId).catch(() => {})
+    }
+  }
+
+  async #fail (launch: StoredLaunch, reason: string): Promise<void> {
+    launch.status = 'failed'
+    launch.reason = reason
+    addProgress(launch, `Failed: ${reason}`, 100)
+    await this.#options.launches.save(launch)
+    this.#options.log.warn({ launch: launch.id, user: launch.username, reason }, 'launch failed')
+  }
+
+  // One warning per few seconds while Redis is away, not one per loop.
+  #warn (err: unknown, message: string): void {
+    const now = Date.now()
+    if (now - this.#lastError < 5000) return
+    this.#lastError = now
+    this.#options.log.warn({ err: (err as Error).message }, message)
+  }
+}
+
+function isStoreError (err: unknown): boolean {
+  const code = (err as { code?: string }).code
+  return code === 'LTILAUNCH_STORE_UNAVAILABLE'
+}
