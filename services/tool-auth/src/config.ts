@@ -90,7 +90,9 @@ export interface ToolAuthConfig extends ToolAuthEnv {
 export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']
 
 export function readConfig (env: NodeJS.ProcessEnv = process.env): ToolAuthConfig {
-  const base = loadConfig(ToolAuthConfigSchema, env)
+  // ltiauthenticator's uri_scheme is case-insensitive ("Https" means https).
+  const normalized = env.uri_scheme === undefined ? env : { ...env, uri_scheme: env.uri_scheme.toLowerCase() }
+  const base = loadConfig(ToolAuthConfigSchema, normalized)
   const problems: string[] = []
   const platforms = readPlatforms(base, problems)
   const oauthClients = readOAuthClients(base, problems)
