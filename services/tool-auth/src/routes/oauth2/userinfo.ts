@@ -4,19 +4,19 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 
 const OAuthError = Type.Object({ error: Type.String(), error_description: Type.String() })
-const Query = Type.Object({ access_token: Type.Optional(Type.String()) }, { additionalProperties: true })
 
 /**
  * The hub's view of the launched user (GenericOAuthenticator's
  * userdata_url). The token comes as `Authorization: Bearer` (RFC 6750 2.1),
- * or as `access_token` in the query for `userdata_token_method = "url"`.
+ * oauthenticator's default. A token in the query string is not accepted:
+ * URLs end up in access logs.
  */
 const userinfoRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  async function userinfo (request: FastifyRequest<{ Querystring: { access_token?: string } }>, reply: FastifyReply) {
+  async function userinfo (request: FastifyRequest, reply: FastifyReply) {
     reply.header('cache-control', 'no-store')
     const header = request.headers.authorization
     const bearer = header === undefined ? undefined : /^Bearer\s+([A-Za-z0-9._~+/-]+=*)\s*$/i.exec(header)?.[1]
-    const token = bearer ?? request.query.access_token
+    const token = bearer
     if (token === undefined || token === '') {
       reply.code(401).header('www-authenticate', 'Bearer realm="tool-auth"')
       return { error: 'invalid_request', error_description: 'an access token is required (Authorization: Bearer <token>)' }
@@ -28,7 +28,7 @@ const userinfoRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
     return info
   }
-  const schema = { querystring: Query, response: { 200: HubUserInfoSchema, 401: OAuthError } }
+  const schema = { response: { 200: HubUserInfoSchema, 401: OAuthError } }
   fastify.get('/oauth2/userinfo', { schema }, userinfo)
   fastify.post('/oauth2/userinfo', { schema }, userinfo)
 }
