@@ -1,0 +1,161 @@
+import t from 'tap'
+import { Browser, build, formOf, IMAGES, launchCsrf, signIn, startLaunch, TOOL } from '../helper.js'
+
+t.test('the launch page asks an anonymous browser to sign in', async (t) => {
+  const app = await build(t, { store: 'memory' })
+  const res = await new Browser(app).get('/')
+  t.equal(res.statusCode, 303)
+  t.equal(res.headers.location, '/login')
+})
+
+t.test('a demo user signs in and sees their courses, the tools and the images', async (t) => {
+  const app = await build(t, { store: 'memory' })
+  const browser = new Browser(app)
+  await signIn(browser, 'grace')
+  const page = await browser.get('/')
+  t.equal(page.statusCode, 200)
+  t.match(page.body, /Grace Hopper/)
+  t.match(page.body, /Data Science 101/)
+  t.match(page.body, /Machine Learning 201/)
+  t.match(page.body, /Test tool/)
+  for (const image of IMAGES) t.ok(page.body.includes(image))
+  const cookie = browser.jar.get('ltilaunch_platform_session') as string
+  t.ok(cookie)
+  t.notOk(cookie.includes('grace'), 'the cookie holds an opaque id')
+})
+
+t.test('the session cookie is HttpOnly and SameSite=Lax', async (t) => {
+  const app = await build(t, { store: 'memory' })
+  const browser = new Browser(app)
+  const form = formOf((await browser.get('/login')).body)
+  const res = await browser.post('/login', { ...form.fields, username: 'ada', password: 'ada-test-pw' })
+  const cookie = String(res.headers['set-cookie'])
+  t.match(cookie, /ltilaunch_platform_session=/)
+  t.match(cookie, /HttpOnly/)
+  t.match(cookie, /SameSite=Lax/)
+})
+
+t.test('a wrong password or an unknown user is refused with the same answer', async (t) => {
+  const app = await build(t, { store: 'memory' })
+  for (const [username, password] of [['ada', 'wrong'], ['nobody', 'ada-test-pw'], ['ada', '']]) {
+    const browser = new Browser(app)
+    const form = formOf((await browser.get('/login')).body)
+    const res = await browser.post('/login', { ...form.fields, username: username as string, password: password as string }, { accept: 'application/json' })
+    t.equal(res.statusCode, 401, `${username}/${password}`)
+    t.equal(res.json().code, 'PLATFORM_INVALID_CREDENTIALS')
+    t.notOk(browser.jar.has('ltilaunch_platform_session'))
+  }
+  const browser = new Browser(app)
+  const form = formOf((await browser.get('/login')).body)
+  const page = await browser.post('/login', { ...form.fields, username: 'ada', password: 'nope' })
+  t.equal(page.statusCode, 401)
+  t.match(page.body, /not right/, 'a browser sees the form again with the reason')
+})
+
+t.test('usernames are matched case-insensitively', async (t) => {
+  const app = await build(t, { store: 'memory' })
+  await signIn(new Browser(app), 'ADA', 'ada-test-pw')
+})
+
+t.test('the sign-in form is protected against login CSRF', async (t) => {
+  const app = await build(t, { store: 'memory' })
+  const browser = new Browser(app)
+  const form = formOf((await browser.get('/login')).body)
+  const forged = await browser.post('/login', { ...form.fields, csrf: 'forged', username: 'ada', password: 'ada-test-pw' }, { accept: 'application/json' })
+  t.equal(forged.statusCode, 403)
+  t.equal(forged.json().code, 'PLATFORM_CSRF_FAILED')
+  const noCookie = new Browser(app)
+  const res = await noCookie.post('/login', { csrf: form.fields.csrf as string, username: 'ada', password: 'ada-test-pw' }, { accept: 'application/json' })
+  t.equal(res.statusCode, 403, 'a token without its cookie (another site posting) is refused')
+})
+
+t.test('the launch form is protected against CSRF', async (t) => {
+  const app = await build(t)
+  const browser = new Browser(app)
+  await signIn(browser, 'ada')
+  for (const csrf of ['', 'forged-token']) {
+    const res = await browser.post('/launch', { csrf, client_id: TOOL.clientId, course: 'ds101' }, { accept: 'application/json' })
+    t.equal(res.statusCode, 403)
+    t.equal(res.json().code, 'PLATFORM_CSRF_FAILED')
+  }
+  const missing = await browser.post('/launch', { client_id: TOOL.clientId, course: 'ds101' }, { accept: 'application/json' })
+  t.equal(missing.statusCode, 400)
+
+  // Another user's token does not work in this session.
+  const grace = new Browser(app)
+  await signIn(grace, 'grace')
+  const theirs = await launchCsrf(grace)
+  const res = await browser.post('/launch', { csrf: theirs, client_id: TOOL.clientId, course: 'ds101' }, { accept: 'application/json' })
+  t.equal(res.statusCode, 403)
+})
+
+t.test('launching needs a sign-in', async (t) => {
+  const app = await build(t, { store: 'memory' })
+  const res = await new Browser(app).post('/launch', { csrf: 'x', client_id: TOOL.clientId, course: 'ds101' }, { accept: 'application/json' })
+  t.equal(res.statusCode, 401)
+  t.equal(res.json().code, 'PLATFORM_SIGN_IN_REQUIRED')
+})
+
+t.test('a user launches only in their own courses, only registered tools, only offered images', async (t) => {
+  const app = await build(t)
+  const browser = new Browser(app)
+  await signIn(browser, 'ada')
+  const csrf = await launchCsrf(browser)
+  const cases: Array<[Record<string, string>, number, string]> = [
+    [{ course: 'ml201' }, 403, 'PLATFORM_UNKNOWN_COURSE'],
+    [{ course: 'nope' }, 403, 'PLATFORM_UNKNOWN_COURSE'],
+    [{ client_id: 'nope' }, 404, 'PLATFORM_UNKNOWN_TOOL'],
+    [{ image: 'docker.io/evil/miner:latest' }, 422, 'PLATFORM_IMAGE_NOT_OFFERED']
+  ]
+  for (const [change, status, code] of cases) {
+    const res = await browser.post('/launch', { csrf, client_id: TOOL.clientId, course: 'ds101', ...change }, { accept: 'application/json' })
+    t.equal(res.statusCode, status, code)
+    t.equal(res.json().code, code)
+  }
+})
+
+t.test('without a chosen image the tool\'s first image is sent', async (t) => {
+  const app = await build(t)
+  const browser = new Browser(app)
+  await signIn(browser, 'ada')
+  const login = await startLaunch(browser, { image: '' })
+  t.ok(login.lti_message_hint)
+})
+
+t.test('a registration that asks for it gets the login initiation as an auto-submitted POST', async (t) => {
+  const app = await build(t)
+  const browser = new Browser(app)
+  await signIn(browser, 'ada')
+  const csrf = await launchCsrf(browser)
+  const res = await browser.post('/launch', { csrf, client_id: 'post-tool', course: 'ds101' })
+  t.equal(res.statusCode, 200)
+  const form = formOf(res.body)
+  t.equal(form.action, 'https://post.example/login')
+  t.equal(form.method, 'post')
+  t.equal(form.fields.client_id, 'post-tool')
+  t.equal(form.fields.target_link_uri, 'https://post.example/launch')
+})
+
+t.test('signing out ends the session everywhere (it is in the store)', async (t) => {
+  const app = await build(t)
+  const browser = new Browser(app)
+  await signIn(browser, 'ada')
+  const csrf = await launchCsrf(browser)
+  const stolen = browser.jar.get('ltilaunch_platform_session') as string
+  const forged = await browser.post('/logout', { csrf: 'forged' }, { accept: 'application/json' })
+  t.equal(forged.statusCode, 403)
+  const out = await browser.post('/logout', { csrf })
+  t.equal(out.statusCode, 303)
+  const replay = new Browser(app)
+  replay.jar.set('ltilaunch_platform_session', stolen)
+  t.equal((await replay.get('/')).statusCode, 303, 'the old cookie no longer signs anyone in')
+})
+
+t.test('a tampered session cookie signs no one in', async (t) => {
+  const app = await build(t)
+  const browser = new Browser(app)
+  await signIn(browser, 'ada')
+  const value = browser.jar.get('ltilaunch_platform_session') as string
+  browser.jar.set('ltilaunch_platform_session', value.replace(/^./, (c) => c === 'a' ? 'b' : 'a'))
+  t.equal((await browser.get('/')).statusCode, 303)
+})
