@@ -42,7 +42,11 @@ export interface OAuth {
   issueTokens: (grantId: string, grant: Grant) => Promise<TokenReply>
   /** Rotates a refresh token. A rotated one used again revokes the grant. */
   refresh: (refreshToken: string) => Promise<Redeemed<Grant>>
-  /** The user an access token speaks for, while it and its grant live. */
+  /**
+   * The user an access token speaks for, while it and its grant live: the
+   * user's latest launch (the hub re-reads userinfo before each spawn and
+   * should see today's course, role and image), else what the grant began with.
+   */
   userinfo: (accessToken: string) => Promise<HubUserInfo | undefined>
   revoke: (grantId: string) => Promise<void>
   /** Remembers the latest launch of a user, so a refresh brings the hub today's groups. */
@@ -122,7 +126,9 @@ export default fp(async function oauthPlugin (fastify) {
     async userinfo (accessToken: string): Promise<HubUserInfo | undefined> {
       const record = await store.get<{ grantId: string }>(`at:${hashed(accessToken)}`)
       if (record === undefined) return undefined
-      return (await store.get<Grant>(`grant:${record.grantId}`))?.userinfo
+      const grant = await store.get<Grant>(`grant:${record.grantId}`)
+      if (grant === undefined) return undefined
+      return await store.get<HubUserInfo>(`latest:${grant.userinfo.name}`) ?? grant.userinfo
     },
     revoke,
     async rememberLatest (userinfo: HubUserInfo): Promise<void> {

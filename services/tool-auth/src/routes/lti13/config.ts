@@ -19,8 +19,10 @@ const ToolConfiguration = Type.Object({
 
 /**
  * The tool configuration JSON (Canvas "Paste JSON" / "Enter URL"), with the
- * fields of ltiauthenticator's, plus redirect_uris and public_jwk_url, which
- * it leaves out and Canvas admins then type by hand.
+ * fields of ltiauthenticator's (1.6), plus redirect_uris and public_jwk_url,
+ * which it leaves out and Canvas admins then type by hand. `scopes` is empty
+ * where ltiauthenticator asks for AGS, NRPS and Canvas API scopes: this tool
+ * calls none of those services, so it asks for no access to them.
  */
 const configRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/lti13/config', { schema: { response: { 200: ToolConfiguration } } }, async (request) => {
@@ -48,6 +50,10 @@ const configRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
             windowTarget: '_blank',
             target_link_uri: target,
             custom_fields: CUSTOM_FIELDS
+          }, {
+            placement: 'assignment_selection',
+            message_type: 'LtiResourceLinkRequest',
+            target_link_uri: target
           }]
         }
       }]
