@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify'
 import { Type, type Static } from 'typebox'
 import { apiKeyMatches } from '../../lib/api-keys.js'
 import { randomToken } from '../../lib/csrf.js'
+import { secretUrlSerializers } from '../../lib/log.js'
 import type { Launcher } from '../../lib/launch.js'
 import { ApiUnauthorized, LaunchLinkInvalid, UnknownDeployment, UnknownTool } from '../../errors.js'
 
@@ -95,6 +96,7 @@ const launchApi: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.get('/launches/:ticket', {
+    logSerializers: secretUrlSerializers,
     schema: { params: Type.Object({ ticket: Type.String({ minLength: 20, maxLength: 100 }) }) }
   }, async (request, reply) => {
     const ticket = await store.take<Ticket>(ticketKey(request.params.ticket))

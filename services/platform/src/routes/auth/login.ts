@@ -20,6 +20,11 @@ const LogoutBody = Type.Object({ csrf: Type.String({ maxLength: 200 }) }, { addi
 const login: FastifyPluginAsyncTypebox = async (fastify) => {
   const { registry, sessions, config } = fastify
   const secure = config.publicUrl.startsWith('https://')
+  // These pages hold forms a person submits: no other site may frame them (clickjacking).
+  fastify.addHook('onSend', async (_request, reply) => {
+    reply.header('x-frame-options', 'DENY')
+    reply.header('content-security-policy', "frame-ancestors 'none'")
+  })
 
   // Login CSRF is a double-submit token: a signed cookie and the same value in the form.
   const loginForm = async (request: FastifyRequest, reply: FastifyReply, failed: string | undefined) => {

@@ -27,6 +27,12 @@ export function launcherOf (user: DirectoryUser, sub: string): Launcher {
 /** The launch page of a signed-in demo user: tool, course, image, Launch. */
 const launchPage: FastifyPluginAsyncTypebox = async (fastify) => {
   const { registry, sessions, launches, config } = fastify
+  // The Launch button must not be framed by another site (clickjacking). The
+  // authorize page is left frameable, for tools launched in an iframe.
+  fastify.addHook('onSend', async (_request, reply) => {
+    reply.header('x-frame-options', 'DENY')
+    reply.header('content-security-policy', "frame-ancestors 'none'")
+  })
 
   fastify.get('/', async (request, reply) => {
     const session = await sessions.current(request)
