@@ -89,19 +89,31 @@ step "helm chart"
 chart=deploy/helm/ltilaunch
 rendered="$tools/rendered"
 rm -rf "$rendered" && mkdir -p "$rendered"
-run "helm lint" helm lint --strict "$chart" --values deploy/checks/helm-values-full.yaml
+# Throwaway keys: the chart needs PKCS#8 PEM keys, as an operator gives them.
+for key in platform tool-auth; do
+  node -e "process.stdout.write(require('crypto').generateKeyPairSync('rsa',{modulusLength:2048}).privateKey.export({type:'pkcs8',format:'pem'}))" > "$rendered/$key.pem"
+done
+keys=(--set-file "platform.signingKey=$rendered/platform.pem" --set-file "toolAuth.toolKey=$rendered/tool-auth.pem")
 render() { # render NAME [helm template args...]
   local name=$1; shift
   helm template ltilaunch "$chart" --namespace ltilaunch --kube-version "$K8S_VERSION" "$@" > "$rendered/$name.yaml"
 }
-run "helm template: default values" render default
-run "helm template: Sentinel, HPA, ingress, every secret" render full --values deploy/checks/helm-values-full.yaml
+refuses() { # refuses MESSAGE [helm template args...]: the render must fail, saying MESSAGE
+  local message=$1 out; shift
+  if out=$(helm template ltilaunch "$chart" "$@" 2>&1); then echo "rendered, but should have failed with: $message"; return 1; fi
+  grep -qF "$message" <<<"$out" || { echo "$out"; return 1; }
+}
+run "helm lint --strict" helm lint --strict "$chart" --values deploy/checks/helm-values-full.yaml "${keys[@]}"
+run "helm template: defaults + a Redis URL" render default --set redis.url=redis://redis-master:6379/0 "${keys[@]}"
+run "helm template: Sentinel, HPA, ingress, every secret and file" render full --values deploy/checks/helm-values-full.yaml "${keys[@]}"
 run "helm template: existing secrets" render existing --values deploy/checks/helm-values-existing.yaml
-for f in "$rendered"/*.yaml; do
+run "helm template refuses a missing signing key" refuses "platform.signingKey is required" --set redis.url=redis://r:6379
+run "helm template refuses two Redis modes" refuses "give exactly one of redis.url" --set redis.url=redis://r:6379 --set redis.sentinels=s:26379 "${keys[@]}"
+for f in "$rendered"/{default,full,existing}.yaml; do
   run "kubernetes-validate --strict ($(basename "$f"), k8s $K8S_VERSION)" \
     kubernetes-validate --strict --quiet --kubernetes-version "$K8S_VERSION" "$f"
 done
-run "rendered manifests: probes, non-root, PDBs, selectors" python3 deploy/checks/manifests.py "$rendered"/*.yaml
+run "rendered manifests: probes, non-root, PDBs, selectors, mounts" python3 deploy/checks/manifests.py "$rendered"/{default,full,existing}.yaml
 run "values-z2jh.yaml hub.config loads with GenericOAuthenticator/KubeSpawner" \
   python3 deploy/checks/hub_config.py --z2jh deploy/helm/examples/values-z2jh.yaml
 
@@ -110,7 +122,7 @@ if ! $static_only; then
   step "workspace build (pnpm build)"
   run "pnpm build" pnpm build --output-logs=errors-only
   run "env names in compose and the chart are ones the services read" \
-    node deploy/checks/env_names.mjs "$rendered/full.yaml" "$rendered/existing.yaml"
+    node deploy/checks/env_names.mjs "$rendered"/{default,full,existing}.yaml
   step "each image's start command, as a plain process"
   run "boot, /healthz, SIGTERM → exit 0" node deploy/checks/boot.mjs
 fi

@@ -9,6 +9,7 @@ warn at start), or on a value that a class refuses.
       the Zero to JupyterHub values: hub.config, hub.services, hub.loadRoles,
       singleuser.profileList
 """
+import asyncio
 import os
 import sys
 import tempfile
@@ -16,9 +17,21 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import yaml
+
+# KubeSpawner loads a kube config when it is made (no cluster is called): a
+# throwaway one, set before kubernetes_asyncio reads KUBECONFIG at import.
+_kubeconfig = Path(tempfile.mkdtemp()) / "config"
+_kubeconfig.write_text(yaml.safe_dump({
+    "apiVersion": "v1", "kind": "Config", "current-context": "check",
+    "clusters": [{"name": "check", "cluster": {"server": "https://127.0.0.1:1"}}],
+    "users": [{"name": "check", "user": {"token": "unused"}}],
+    "contexts": [{"name": "check", "context": {"cluster": "check", "user": "check"}}],
+}))
+os.environ["KUBECONFIG"] = str(_kubeconfig)
+
 from traitlets.config import Config, PyFileConfigLoader
 
-from dockerspawner import DockerSpawner
+from dockerspawner import DockerSpawner  # noqa: E402
 from jupyterhub.app import JupyterHub
 from jupyterhub.scopes import _check_scopes_exist
 from kubespawner import KubeSpawner
@@ -98,8 +111,39 @@ def z2jh_mode(path):
     profiles = values.get("singleuser", {}).get("profileList", [])
     if not profiles:
         problems.append(f"{path}: singleuser.profileList is empty")
-    user = SimpleNamespace(name="learner", id=1, url="/user/learner/")
-    KubeSpawner(config=Config({"KubeSpawner": {"profile_list": profiles}}), user=user, _mock=True)
+    # The chart's broker settings must name this profile, option and choices,
+    # and its image policy must allow exactly the images the choices start.
+    root = Path(__file__).resolve().parents[2]
+    broker = yaml.safe_load((root / "deploy/helm/ltilaunch/values.yaml").read_text())["spawnerBroker"]
+    env = broker["env"]
+    profile = next((p for p in profiles if p.get("slug") == env.get("HUB_KUBESPAWNER_PROFILE")), None)
+    if profile is None:
+        problems.append(f"{path}: no profile with slug {env.get('HUB_KUBESPAWNER_PROFILE')} (HUB_KUBESPAWNER_PROFILE)")
+    else:
+        option = profile.get("profile_options", {}).get(env.get("HUB_KUBESPAWNER_IMAGE_OPTION", "image"), {})
+        choices = {slug: c["kubespawner_override"]["image"] for slug, c in option.get("choices", {}).items()}
+        pairs = dict(reversed(e.strip().rsplit("=", 1)) for e in env.get("HUB_KUBESPAWNER_CHOICES", "").split(",") if "=" in e)
+        if pairs != choices:
+            problems.append(f"{path}: profile choices {choices} differ from the chart's HUB_KUBESPAWNER_CHOICES {pairs}")
+        allowed = broker["imagePolicy"]["allowed"]
+        allowed = set(allowed.values() if isinstance(allowed, dict) else allowed)
+        if allowed != set(choices.values()):
+            problems.append(f"{path}: profile images {sorted(choices.values())} differ from the chart's image policy {sorted(allowed)}")
+        # What KubeSpawner does with the user_options the broker sends: each
+        # image's choice must start exactly that image.
+        option_name = env.get("HUB_KUBESPAWNER_IMAGE_OPTION", "image")
+
+        async def started_image(choice):
+            user = SimpleNamespace(name="learner", id=1, url="/user/learner/")
+            spawner = KubeSpawner(config=Config({"KubeSpawner": {"profile_list": profiles}}), user=user)
+            spawner.user_options = {"profile": profile["slug"], option_name: choice}
+            await spawner.load_user_options()
+            return spawner.image
+
+        for choice, image in pairs.items():
+            started = asyncio.run(started_image(choice))
+            if started != image:
+                problems.append(f"{path}: user_options {{profile: {profile['slug']}, {option_name}: {choice}}} start {started}, not {image}")
 
 
 mode, path = sys.argv[1], sys.argv[2]

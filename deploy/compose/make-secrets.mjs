@@ -37,6 +37,7 @@ keep('tool-auth-key.pem', rsaKey)
 keep('broker-service-token', token)
 keep('hub-client-secret', token)
 keep('hub-api-token', token)
+keep('hub-crypt-key', token) // 32 random bytes, hex: JUPYTERHUB_CRYPT_KEY
 
 // The demo sign-in's users. Their passwords are the usernames: laptop only.
 keep('platform-users.json', () => JSON.stringify({

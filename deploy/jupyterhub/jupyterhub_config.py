@@ -53,18 +53,26 @@ c.GenericOAuthenticator.oauth_callback_url = f"{hub_public_url}/hub/oauth_callba
 c.GenericOAuthenticator.authorize_url = setting("OAUTH_AUTHORIZE_URL")
 c.GenericOAuthenticator.token_url = setting("OAUTH_TOKEN_URL")
 c.GenericOAuthenticator.userdata_url = setting("OAUTH_USERDATA_URL")
-c.GenericOAuthenticator.scope = ["openid", "profile", "email"]
+c.GenericOAuthenticator.scope = ["openid"]
+# PKCE (S256); tool-auth checks it whenever a challenge is sent.
+c.GenericOAuthenticator.enable_pkce = True
 c.GenericOAuthenticator.login_service = setting("OAUTH_LOGIN_SERVICE", "your course")
 # Straight to tool-auth: a launched user has a session there already.
 c.GenericOAuthenticator.auto_login = True
-# tool-auth lower-cases usernames; preferred_username is the hub username.
-c.GenericOAuthenticator.username_claim = "preferred_username"
+# userinfo's `name` is the username that tool-auth derived (lower-cased),
+# the same one the broker created the hub user with.
+c.GenericOAuthenticator.username_claim = "name"
 # Whoever tool-auth vouches for came through an LTI launch: let them in.
 c.GenericOAuthenticator.allow_all = True
 # Hub groups follow userinfo's `groups` (staff/learner, course groups).
 c.GenericOAuthenticator.manage_groups = True
 c.GenericOAuthenticator.auth_state_groups_key = "oauth_user.groups"
 c.GenericOAuthenticator.admin_groups = set(setting_list("HUB_ADMIN_GROUPS", "admin"))
+# Keep userinfo (with the LTI claims, under oauth_user.lti) for spawners and
+# re-read it before each spawn. Needs JUPYTERHUB_CRYPT_KEY (32 bytes, hex).
+os.environ.setdefault("JUPYTERHUB_CRYPT_KEY", setting("JUPYTERHUB_CRYPT_KEY"))
+c.Authenticator.enable_auth_state = True
+c.Authenticator.refresh_pre_spawn = True
 
 # -------------------------------------------- the broker: service + role --
 # The broker calls the hub API with this token to create users, start named
