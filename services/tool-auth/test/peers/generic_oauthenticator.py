@@ -5,8 +5,9 @@ OAuthLoginHandler builds (PKCE S256, state), then authenticate() (the token
 request with data=None and Basic auth, userinfo with Bearer), group
 management, check_allowed, and refresh_user() with an expired access token.
 
-Usage: python generic_oauthenticator.py TOOL_URL SESSION_COOKIE CLIENT_SECRET CALLBACK_URL BASIC_AUTH(true|false|default)
-Prints one JSON object with what the hub ended up with.
+Usage: python generic_oauthenticator.py TOOL_URL CLIENT_SECRET CALLBACK_URL MODE=SESSION_COOKIE...
+where MODE is basic_auth's value: true, false or default (oauthenticator's own).
+Prints one JSON object per mode with what the hub ended up with.
 """
 import asyncio
 import json
@@ -17,27 +18,30 @@ from urllib.parse import parse_qs, urlencode, urlparse
 from oauthenticator.generic import GenericOAuthenticator
 from oauthenticator.oauth2 import OAuthLoginHandler, _serialize_state
 
-tool, session, secret, callback, basic = sys.argv[1:6]
-# "default" leaves basic_auth at oauthenticator's own default.
-extra = {} if basic == "default" else {"basic_auth": basic == "true"}
+tool, secret, callback = sys.argv[1:4]
+runs = [arg.split("=", 1) for arg in sys.argv[4:]]
 
-authenticator = GenericOAuthenticator(
-    client_id="jupyterhub",
-    client_secret=secret,
-    oauth_callback_url=callback,
-    authorize_url=f"{tool}/oauth2/authorize",
-    token_url=f"{tool}/oauth2/token",
-    userdata_url=f"{tool}/oauth2/userinfo",
-    username_claim="name",
-    scope=["openid"],
-    enable_auth_state=True,
-    manage_groups=True,
-    auth_state_groups_key="oauth_user.groups",
-    admin_groups={"admin"},
-    allowed_groups={"learner", "staff"},
-    enable_pkce=True,
-    **extra,
-)
+
+def make_authenticator(basic):
+    # "default" leaves basic_auth at oauthenticator's own default.
+    extra = {} if basic == "default" else {"basic_auth": basic == "true"}
+    return GenericOAuthenticator(
+        client_id="jupyterhub",
+        client_secret=secret,
+        oauth_callback_url=callback,
+        authorize_url=f"{tool}/oauth2/authorize",
+        token_url=f"{tool}/oauth2/token",
+        userdata_url=f"{tool}/oauth2/userinfo",
+        username_claim="name",
+        scope=["openid"],
+        enable_auth_state=True,
+        manage_groups=True,
+        auth_state_groups_key="oauth_user.groups",
+        admin_groups={"admin"},
+        allowed_groups={"learner", "staff"},
+        enable_pkce=True,
+        **extra,
+    )
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -45,7 +49,7 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-async def main():
+async def login(authenticator, session):
     out = {"basic_auth": authenticator.basic_auth, "enable_pkce": authenticator.enable_pkce}
     # What OAuthLoginHandler.get() sends the browser to (its own PKCE generator).
     verifier, challenge = OAuthLoginHandler._generate_pkce_params(None)
@@ -102,7 +106,14 @@ async def main():
     out["refreshed"] = bool(refreshed)
     out["refreshed_name"] = refreshed["name"] if refreshed else None
     out["refresh_rotated"] = bool(refreshed) and refreshed["auth_state"]["refresh_token"] != model["auth_state"]["refresh_token"]
-    print(json.dumps(out))
+    return out
+
+
+async def main():
+    results = {}
+    for basic, session in runs:
+        results[basic] = await login(make_authenticator(basic), session)
+    print(json.dumps(results))
 
 
 asyncio.run(main())
