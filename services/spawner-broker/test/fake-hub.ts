@@ -57,6 +57,7 @@ export class FakeHub {
   #failNext = 0
   #failStatus = 500
   readonly #timers = new Set<NodeJS.Timeout>()
+  readonly #finishers = new Map<string, () => void>()
 
   constructor (options: Partial<FakeHubOptions> = {}) {
     this.options = { token: 'fake-hub-token-0123456789', spawnMs: 0, failSpawn: undefined, stopMs: 0, allowNamedServers: true, ...options }
@@ -110,6 +111,13 @@ export class FakeHub {
     user.servers.set(serverName, {
       name: serverName, ready: true, pending: null, userOptions, startedAt: Date.now(), settled: Promise.resolve(undefined)
     })
+  }
+
+  /** Ends a pending spawn now (ready, or failed with failSpawn), whatever spawnMs said. */
+  finishSpawn (userName: string, serverName: string): boolean {
+    const finish = this.#finishers.get(`${userName}/${serverName}`)
+    finish?.()
+    return finish !== undefined
   }
 
   server (userName: string, serverName: string): FakeServer | undefined {
@@ -252,7 +260,10 @@ export class FakeHub {
         settled: new Promise((resolve) => { settle = resolve })
       }
       user.servers.set(name, server)
+      const key = `${user.name}/${name}`
       const finish = () => {
+        if (this.#finishers.get(key) !== finish) return
+        this.#finishers.delete(key)
         server.pending = null
         const failure = this.options.failSpawn
         if (failure) {
@@ -263,6 +274,7 @@ export class FakeHub {
         }
         settle(failure)
       }
+      this.#finishers.set(key, finish)
       if (this.options.spawnMs === 0 && !this.options.failSpawn) {
         finish()
         return await reply.code(201).type('text/plain').send('')

@@ -1,6 +1,6 @@
 import { createRedisClient, createServer, RedisStore } from '@ltilaunch/service-kit'
 import { memoryStoreForTest, redisStoreForTest, testRedisUrl } from '@ltilaunch/service-kit/testing'
-import type { PendingLaunchRequest } from '@ltilaunch/claims'
+import type { LaunchRecord, PendingLaunchRequest } from '@ltilaunch/claims'
 import fp from 'fastify-plugin'
 import type { Test } from 'tap'
 import app from '../src/app.js'
@@ -80,11 +80,11 @@ export async function getLaunch (app: App, id: string) {
 }
 
 /** Polls the launch record until `until` holds (or fails the wait after timeoutMs). */
-export async function waitForLaunch (app: App, id: string, until: (record: { status: string }) => boolean = (r) => r.status === 'ready' || r.status === 'failed', timeoutMs = 10_000) {
+export async function waitForLaunch (app: App, id: string, until: (record: LaunchRecord) => boolean = (r) => r.status === 'ready' || r.status === 'failed', timeoutMs = 10_000): Promise<LaunchRecord> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const res = await getLaunch(app, id)
-    const record = res.json()
+    const record = res.json() as LaunchRecord
     if (res.statusCode === 200 && until(record)) return record
     if (Date.now() > deadline) throw new Error(`launch ${id} did not settle: ${JSON.stringify(record)}`)
     await new Promise((resolve) => setTimeout(resolve, 25))

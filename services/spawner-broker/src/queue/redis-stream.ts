@@ -66,9 +66,11 @@ export class RedisStreamQueue implements WorkQueue {
     try {
       const reply = await this.#blocking.call(
         'XREADGROUP', 'GROUP', this.#group, this.consumer, 'COUNT', String(count), 'BLOCK', String(blockMs), 'STREAMS', this.#key, '>'
-      ) as Array<[string, StreamEntry[]]> | null
+      ) as Array<[string, StreamEntry[]]> | [string, StreamEntry[]] | null
       if (reply === null) return []
-      return reply.flatMap(([, entries]) => this.#entries(entries))
+      // One stream comes back as [key, entries] from this client, as a list of those from others.
+      const streams = typeof reply[0] === 'string' ? [reply as [string, StreamEntry[]]] : reply as Array<[string, StreamEntry[]]>
+      return streams.flatMap(([, entries]) => this.#entries(entries))
     } catch (err) {
       // The stream (and its group) vanished, as a flushed Redis does: make them again.
       if (/NOGROUP/.test((err as Error).message)) this.#groupReady = false
