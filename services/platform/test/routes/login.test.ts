@@ -159,3 +159,33 @@ t.test('a tampered session cookie signs no one in', async (t) => {
   browser.jar.set('ltilaunch_platform_session', value.replace(/^./, (c) => c === 'a' ? 'b' : 'a'))
   t.equal((await browser.get('/')).statusCode, 303)
 })
+
+t.test('signing in again ends the previous session and gives a new id', async (t) => {
+  const app = await build(t)
+  const browser = new Browser(app)
+  await signIn(browser, 'ada')
+  const before = browser.jar.get('ltilaunch_platform_session') as string
+  await signIn(browser, 'grace')
+  const after = browser.jar.get('ltilaunch_platform_session') as string
+  t.not(after, before)
+  t.match((await browser.get('/')).body, /Grace Hopper/)
+  const old = new Browser(app)
+  old.jar.set('ltilaunch_platform_session', before)
+  t.equal((await old.get('/')).statusCode, 303, 'the previous session no longer works')
+})
+
+t.test('password guessing is slowed down: sign-in attempts are rate limited', async (t) => {
+  const app = await build(t, { store: 'memory' })
+  const browser = new Browser(app)
+  const form = formOf((await browser.get('/login')).body)
+  const codes: number[] = []
+  for (let i = 0; i < 22; i++) {
+    const res = await browser.post('/login', { ...form.fields, username: 'ada', password: `guess-${i}` }, { accept: 'application/json' })
+    codes.push(res.statusCode)
+  }
+  t.equal(codes[0], 401)
+  t.equal(codes.at(-1), 429)
+  const limited = await browser.post('/login', { ...form.fields, username: 'ada', password: 'ada-test-pw' }, { accept: 'application/json' })
+  t.equal(limited.statusCode, 429, 'even the right password waits')
+  t.equal(limited.json().code, 'PLATFORM_RATE_LIMITED')
+})

@@ -63,6 +63,8 @@ ${failed === undefined ? '' : html`<p class="hint" role="alert">${failed}</p>`}
       if (!request.headers.accept?.includes('text/html')) throw new InvalidCredentials()
       return await loginForm(request, reply, new InvalidCredentials().message)
     }
+    // A fresh session id at every sign-in (no fixation); the one this browser had ends.
+    await sessions.end(request, reply)
     await sessions.start(reply, { kind: 'user', userId: user.username }, config.PLATFORM_SESSION_TTL)
     reply.clearCookie(LOGIN_CSRF_COOKIE, { path: '/login' })
     return await reply.redirect('/', 303)
