@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { BenchBrowser, metaRefresh, parseForms, rawRequest, type Reply } from './lib/client.js'
+import { BenchBrowser, metaRefresh, parseForms, rawRequest, readEvents, type Reply } from './lib/client.js'
 import { CLIENT_ID, DEPLOYMENT_ID, HUB_CLIENT_ID, IMAGES, type ServiceName, type Stack } from './stack.js'
 
 /**
@@ -9,8 +9,8 @@ import { CLIENT_ID, DEPLOYMENT_ID, HUB_CLIENT_ID, IMAGES, type ServiceName, type
  *   host site   POST /api/v1/launches (server to server) -> one-time URL
  *   browser     GET one-time URL (platform) -> tool-auth login -> platform
  *               authorize -> auto-submitted form_post to tool-auth callback
- *               -> broker progress page; then the launch status is polled
- *               until ready (dry-run driver)
+ *               -> broker progress page, whose event stream (as its
+ *               EventSource would) says when the dry-run spawn is ready
  *   hub         browser GET tool-auth /oauth2/authorize (session cookie,
  *               PKCE) -> code; then server side, client credentials:
  *               POST /oauth2/token, GET /oauth2/userinfo
@@ -25,7 +25,10 @@ export interface LaunchOutcome {
   steps: Map<string, number>
   totalMs: number
   requests: number
+  /** Progress events read while waiting for ready. */
   polls: number
+  /** Times the progress stream ended without saying ready or failed, and was opened again. */
+  reconnects: number
   failure?: { step: string, status: number, code: string, detail: string }
 }
 
@@ -60,7 +63,7 @@ export function stepName (stack: Stack, method: string, url: URL): string {
   if (p.startsWith('/lti/authorize')) return `${short} authorize`
   if (p.startsWith('/oauth2/')) return `${short} ${p.slice('/oauth2/'.length)}`
   if (p.startsWith('/v1/launches/')) return `${short} status`
-  if (p.startsWith('/launches/')) return `${short} progress page`
+  if (p.startsWith('/launches/')) return service === 'platform' ? 'platform launch-url' : `${short} progress page`
   const route = p.split('/').map((part) => (part.length > 16 || /\d{3,}/.test(part) ? ':id' : part)).join('/')
   return `${short} ${method} ${route}`
 }
@@ -68,15 +71,17 @@ export function stepName (stack: Stack, method: string, url: URL): string {
 export interface FlowOptions {
   /** How long to wait for the dry-run spawn to be ready. */
   readyTimeoutMs: number
-  pollIntervalMs: number
+  /** EventSource's pause before it opens an ended stream again (browsers: about 3 s). */
+  reconnectMs: number
 }
 
-export const defaultFlowOptions: FlowOptions = { readyTimeoutMs: 15000, pollIntervalMs: 10 }
+export const defaultFlowOptions: FlowOptions = { readyTimeoutMs: 15000, reconnectMs: 3000 }
 
 export async function launchOnce (stack: Stack, user: number, options: FlowOptions = defaultFlowOptions): Promise<LaunchOutcome> {
   const steps = new Map<string, number>()
   let requests = 0
   let polls = 0
+  let reconnects = 0
   const browser = new BenchBrowser(stack.router)
   const t0 = performance.now()
   const timed = async (step: string, fn: () => Promise<Reply>): Promise<Reply> => {
@@ -114,12 +119,11 @@ export async function launchOnce (stack: Stack, user: number, options: FlowOptio
         },
         context: { id: 'bench-course-6-0001', label: '6.0001', title: 'Introduction to Computer Science and Programming in Python' },
         resource_link: { id: 'bench-resource-link-1', title: 'Week 1 notebook' },
-        image: IMAGES.minimal
+        custom: { image: IMAGES.minimal }
       }
     }))
     if (api.status !== 200 && api.status !== 201) fail('host launch-api', api, 'the launch API refused')
-    const launchUrl = JSON.parse(api.body) as { url?: string, launchUrl?: string, launch_url?: string }
-    const first = launchUrl.url ?? launchUrl.launchUrl ?? launchUrl.launch_url
+    const first = (JSON.parse(api.body) as { launchUrl?: string }).launchUrl
     if (!first) fail('host launch-api', api, 'no launch URL in the reply')
 
     // 2. The browser walks: redirects and auto-submitted forms, until the progress page or the hub.
@@ -134,7 +138,7 @@ export async function launchOnce (stack: Stack, user: number, options: FlowOptio
       const reply = await timed(step, async () => method === 'POST'
         ? await browser.post(current, form ?? {})
         : await browser.get(current))
-      if (url.pathname.startsWith('/launches/')) launchId ??= url.pathname.split('/')[2]
+      if (serviceOf(stack, url) === 'spawner-broker' && url.pathname.startsWith('/launches/')) launchId ??= url.pathname.split('/')[2]
       if (reply.status >= 300 && reply.status < 400 && reply.location) {
         const next = new URL(reply.location)
         if (serviceOf(stack, next) === 'hub') {
@@ -164,26 +168,37 @@ export async function launchOnce (stack: Stack, user: number, options: FlowOptio
       fail(step, reply, 'a page with nowhere to go')
     }
 
-    // 3. The progress page would wait for the spawn: poll the launch record until ready.
+    // 3. The progress page follows the launch over its event stream (EventSource) until ready.
     if (!ready) {
       if (!launchId) throw new LaunchFailure('broker progress page', 0, 'no-launch', 'the walk did not reach the progress page')
       const broker = stack.services['spawner-broker'].publicUrl
-      const deadline = performance.now() + options.readyTimeoutMs
       const start = performance.now()
-      for (;;) {
-        const reply = await rawRequest(stack.router, 'GET', `${broker}/v1/launches/${launchId as string}`, {
-          headers: { authorization: `Bearer ${stack.brokerToken}`, accept: 'application/json' }
-        })
-        polls++
+      const deadline = start + options.readyTimeoutMs
+      let end: Awaited<ReturnType<typeof readEvents>> | undefined
+      // As EventSource does: a stream that ends without the last word is opened again after a pause.
+      for (let attempt = 0; ; attempt++) {
+        if (attempt > 0) {
+          reconnects++
+          await sleep(Math.min(options.reconnectMs, Math.max(0, deadline - performance.now())))
+        }
+        const left = deadline - performance.now()
+        if (left <= 0) throw new LaunchFailure('broker wait-ready', end?.status ?? 0, 'timeout', `not ready within ${options.readyTimeoutMs} ms (${reconnects} reconnects)`)
+        try {
+          end = await readEvents(stack.router, `${broker}/launches/${launchId as string}/events`, {
+            timeoutMs: left,
+            done: (_event, data) => /"status"\s*:\s*"(ready|failed)"/.test(data)
+          })
+        } catch (err) {
+          throw new LaunchFailure('broker wait-ready', 0, 'timeout', (err as Error).message)
+        }
         requests++
-        if (reply.status !== 200) fail('broker wait-ready', reply, 'launch status')
-        const status = (JSON.parse(reply.body) as { status: string }).status
-        if (status === 'ready') break
-        if (status === 'failed') fail('broker wait-ready', reply, 'the launch failed')
-        if (performance.now() > deadline) fail('broker wait-ready', reply, `not ready after ${options.readyTimeoutMs} ms`)
-        await sleep(options.pollIntervalMs)
+        polls += end.events
+        if (end.status !== 200 || end.data !== undefined) break
       }
       steps.set('broker wait-ready', performance.now() - start)
+      if (end.status !== 200 || !end.data || !/"status"\s*:\s*"ready"/.test(end.data)) {
+        throw new LaunchFailure('broker wait-ready', end.status, 'not-ready', `the launch did not become ready: ${end.data ?? 'the stream ended'}`)
+      }
     }
 
     // 4. The hub (GenericOAuthenticator, PKCE) sends the browser to tool-auth's authorize.
@@ -226,11 +241,11 @@ export async function launchOnce (stack: Stack, user: number, options: FlowOptio
     if (info.status !== 200) fail('tool-auth userinfo', info, 'userinfo')
     const name = (JSON.parse(info.body) as { name?: string }).name
     if (name !== username) fail('tool-auth userinfo', info, `userinfo names ${name ?? 'nobody'}, not ${username}`)
-    return { ok: true, steps, totalMs: performance.now() - t0, requests, polls }
+    return { ok: true, steps, totalMs: performance.now() - t0, requests, polls, reconnects }
   } catch (err) {
     const failure = err instanceof LaunchFailure
       ? { step: err.step, status: err.status, code: err.code, detail: err.message }
       : { step: 'bench', status: 0, code: 'error', detail: (err as Error).stack ?? String(err) }
-    return { ok: false, steps, totalMs: performance.now() - t0, requests, polls, failure }
+    return { ok: false, steps, totalMs: performance.now() - t0, requests, polls, reconnects, failure }
   }
 }

@@ -27,6 +27,8 @@ export interface LevelResult {
   steps: Record<string, Summary>
   requestsPerLaunch: number
   pollsPerLaunch: number
+  /** Progress streams that ended without ready and were reopened after EventSource's pause. */
+  reconnects: number
   cpuMsPerLaunch: Record<ServiceName, number>
   benchCpuMsPerLaunch: number
   redisCommandsPerLaunch: Record<string, number>
@@ -52,6 +54,7 @@ export async function runLevel (options: {
   let attempted = 0
   let requests = 0
   let polls = 0
+  let reconnects = 0
   const procs = stack.processes()
   const cpuBefore = procs.map(({ proc }) => cpuMs(proc.pid))
   const benchBefore = process.cpuUsage()
@@ -67,6 +70,7 @@ export async function runLevel (options: {
       const outcome = await launchOnce(stack, options.userOffset + index, defaultFlowOptions)
       requests += outcome.requests
       polls += outcome.polls
+      reconnects += outcome.reconnects
       if (outcome.ok) {
         ok++
         whole.push(outcome.totalMs)
@@ -108,6 +112,7 @@ export async function runLevel (options: {
     steps: timings.summaries(),
     requestsPerLaunch: requests / Math.max(1, attempted),
     pollsPerLaunch: polls / Math.max(1, attempted),
+    reconnects,
     cpuMsPerLaunch,
     benchCpuMsPerLaunch: (bench.user + bench.system) / 1000 / Math.max(1, attempted),
     redisCommandsPerLaunch,

@@ -30,17 +30,55 @@ function shortUrl (url: string): string {
   return clean
 }
 
-export function summarizeProfile (file: string, top: number): Array<{ fn: string, selfPct: number }> {
+/** Where a function lives: an npm package, one of our packages or services, a Node internal, or native. */
+function moduleOf (url: string, functionName: string): string {
+  if (!url) return `native ${functionName || '(anonymous)'}`
+  const clean = url.replace(/^file:\/\//, '')
+  const nm = clean.lastIndexOf('node_modules/')
+  if (nm >= 0) {
+    const rest = clean.slice(nm + 'node_modules/'.length).split('/')
+    return rest[0]?.startsWith('@') ? `${rest[0]}/${rest[1] ?? ''}` : rest[0] ?? clean
+  }
+  const ours = /\/(services|packages)\/([^/]+)\//.exec(clean)
+  if (ours) return `${ours[1]}/${ours[2]}`
+  if (clean.startsWith('node:')) return clean.split('/').slice(0, 2).join('/')
+  return clean
+}
+
+/** Self time by module, in percent of all non-idle samples. */
+export function profileByModule (file: string, top: number): Array<{ fn: string, selfPct: number }> {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile
+  const self = selfTimes(profile)
+  const byModule = new Map<string, number>()
+  let total = 0
+  for (const node of profile.nodes) {
+    if (node.callFrame.functionName === '(idle)') continue
+    const time = self.get(node.id) ?? 0
+    total += time
+    const key = moduleOf(node.callFrame.url, node.callFrame.functionName)
+    byModule.set(key, (byModule.get(key) ?? 0) + time)
+  }
+  return [...byModule.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)
+    .map(([fn, time]) => ({ fn, selfPct: total ? (100 * time) / total : 0 }))
+}
+
+function selfTimes (profile: CpuProfile): Map<number, number> {
   const self = new Map<number, number>()
   if (profile.samples && profile.timeDeltas) {
     profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas?.[i] ?? 0)))
   } else {
     for (const node of profile.nodes) self.set(node.id, node.hitCount ?? 0)
   }
+  return self
+}
+
+export function summarizeProfile (file: string, top: number): Array<{ fn: string, selfPct: number }> {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile
+  const self = selfTimes(profile)
   const byFunction = new Map<string, number>()
   let total = 0
   for (const node of profile.nodes) {
+    if (node.callFrame.functionName === '(idle)') continue
     const time = self.get(node.id) ?? 0
     total += time
     const name = node.callFrame.functionName || '(anonymous)'
@@ -57,18 +95,24 @@ export function summarizeProfile (file: string, top: number): Array<{ fn: string
 
 export function summarizeProfiles (dir: string, top: number): Record<string, Array<{ fn: string, selfPct: number }>> {
   const out: Record<string, Array<{ fn: string, selfPct: number }>> = {}
-  let files: string[] = []
-  try {
-    files = readdirSync(dir).filter((name) => name.endsWith('.cpuprofile')).sort()
-  } catch {}
+  const files = profileFiles(dir)
   for (const name of files) {
     try {
-      out[name] = summarizeProfile(path.join(dir, name), top)
+      out[`${name} (by module)`] = profileByModule(path.join(dir, name), top)
+      out[`${name} (by function)`] = summarizeProfile(path.join(dir, name), top)
     } catch (err) {
       out[name] = [{ fn: `unreadable: ${(err as Error).message}`, selfPct: 0 }]
     }
   }
   return out
+}
+
+function profileFiles (dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((name) => name.endsWith('.cpuprofile')).sort()
+  } catch {
+    return []
+  }
 }
 
 if (process.argv[1] && import.meta.filename === path.resolve(process.argv[1])) {

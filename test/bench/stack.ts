@@ -70,6 +70,10 @@ export async function startStack (options: {
   workDir: string
   logLevel: string
   cpuProfDir?: string
+  /** The broker's PROGRESS_POLL_MS: how often an open progress stream looks at the record. */
+  progressPollMs: number
+  /** Modules to preload into every service (`node --import`), for bench-only experiments. */
+  imports?: string[]
 }): Promise<Stack> {
   const { replicas } = options
   mkdirSync(options.workDir, { recursive: true })
@@ -159,6 +163,10 @@ export async function startStack (options: {
           ALLOWED_IMAGES: Object.entries(IMAGES).map(([alias, image]) => `${alias}=${image}`).join(','),
           DEFAULT_IMAGE: IMAGES.minimal,
           SPAWN_DRIVER: 'dry-run',
+          // The dry-run driver's pretend spawn pauses between its messages; none here, so the
+          // wait is the broker's own machinery (queue, worker, records, progress stream).
+          DRY_RUN_STEP_MS: '0',
+          PROGRESS_POLL_MS: String(options.progressPollMs),
           HUB_PUBLIC_URL: hubPublicUrl
         }
     }
@@ -172,8 +180,9 @@ export async function startStack (options: {
     const replicasOf: ServiceInstance['replicas'] = []
     for (let i = 0; i < replicas; i++) {
       const nodeArgs = options.cpuProfDir
-        ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, `--cpu-prof-name=${options.label}-${name}-${i}-\${pid}.cpuprofile`]
+        ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, `--cpu-prof-name=${options.label}-${name}-${i}.cpuprofile`]
         : []
+      for (const module of options.imports ?? []) nodeArgs.push(`--import=${module}`)
       const proc = startProcess({
         name: `${options.label}-${name}-${i}`,
         command: process.execPath,

@@ -1,4 +1,5 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import type { Redis } from 'ioredis'
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { createDatabase } from './lib/postgres.js'
@@ -25,9 +26,6 @@ export interface ValidationSuiteResult {
   notes: string[]
 }
 
-/** node's placeholder for the pid in --cpu-prof-name. */
-const PID = '$' + '{pid}'
-
 async function startToolAuth (options: {
   repo: string
   platform: BenchPlatform
@@ -38,11 +36,13 @@ async function startToolAuth (options: {
   logDir: string
   logLevel: string
   cpuProfDir?: string
+  imports?: string[]
 }): Promise<{ url: string, proc: BenchProcess }> {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const toolKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
-  const nodeArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, `--cpu-prof-name=validation-tool-auth-${PID}.cpuprofile`] : []
+  const nodeArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, '--cpu-prof-name=validation-tool-auth.cpuprofile'] : []
+  for (const module of options.imports ?? []) nodeArgs.push(`--import=${module}`)
   const proc = startProcess({
     name: 'validation-tool-auth',
     command: process.execPath,
@@ -88,12 +88,14 @@ export async function runValidationSuite (options: {
   logLevel: string
   redisUrl: string
   redisPrefix: string
+  redis: Redis
   count: number
   hubCount: number
   concurrency: number
   timeCapMs: number
   only: Set<string>
   cpuProfDir?: string
+  imports?: string[]
   log: (line: string) => void
 }): Promise<ValidationSuiteResult> {
   const result: ValidationSuiteResult = { skipped: {}, errors: {}, notes: [] }
@@ -118,7 +120,8 @@ export async function runValidationSuite (options: {
           platform,
           count: options.count,
           concurrency: options.concurrency,
-          timeCapMs: options.timeCapMs
+          timeCapMs: options.timeCapMs,
+          redis: options.redis
         })
         result.notes.push(`tool-auth fetched the JWKS ${platform.jwksFetches() - before} time(s) for ${result.toolAuth.requests} callbacks; the stub broker took ${broker.calls()} launches`)
       } catch (err) {

@@ -1,5 +1,7 @@
 import { BenchBrowser, Router } from './lib/client.js'
+import type { Redis } from 'ioredis'
 import { cpuMs } from './lib/proc.js'
+import { commandStats, diffStats } from './lib/redis.js'
 import { runPool, summarize, type Summary } from './lib/stats.js'
 import { launchPayload, signPayload, type BenchPlatform } from './tokens.js'
 
@@ -33,6 +35,8 @@ export interface ValidationResult {
   cpuMsPerCallback: number
   timedOut: boolean
   prepareMs: number
+  /** Redis commands per callback, by name (when the tool uses the bench's Redis). */
+  redisCommandsPerRequest?: Record<string, number>
 }
 
 interface Pair { browser: BenchBrowser, state: string, token: string }
@@ -93,6 +97,7 @@ export async function measureCallback (options: {
   concurrency: number
   timeCapMs: number
   router?: Router
+  redis?: Redis
 }): Promise<ValidationResult> {
   const router = options.router ?? new Router()
   const t0 = performance.now()
@@ -102,6 +107,7 @@ export async function measureCallback (options: {
   const failures: Record<string, number> = {}
   let ok = 0
   let samples = 0
+  const redisBefore = options.redis ? await commandStats(options.redis) : undefined
   const cpuBefore = options.target.pids.map(cpuMs)
   const run = await runPool({
     count: pairs.length,
@@ -128,6 +134,7 @@ export async function measureCallback (options: {
     }
   })
   const cpuAfter = options.target.pids.map(cpuMs)
+  const redisAfter = options.redis ? await commandStats(options.redis) : undefined
   const cpuUsed = cpuAfter.reduce((sum, value, i) => sum + value - (cpuBefore[i] ?? 0), 0)
   const requests = Math.min(run.started, pairs.length)
   const failed = requests - ok
@@ -143,6 +150,9 @@ export async function measureCallback (options: {
     latency: summarize(latencies),
     cpuMsPerCallback: requests ? cpuUsed / requests : Number.NaN,
     timedOut: run.timedOut,
-    prepareMs
+    prepareMs,
+    ...(redisBefore && redisAfter
+      ? { redisCommandsPerRequest: Object.fromEntries(Object.entries(diffStats(redisBefore, redisAfter, 1)).sort((a, b) => b[1] - a[1]).map(([name, calls]) => [name, calls / Math.max(1, requests)])) }
+      : {})
   }
 }

@@ -87,6 +87,86 @@ export async function rawRequest (router: Router, method: string, url: string, o
   })
 }
 
+/**
+ * Reads a server-sent event stream, as an EventSource would, until `done`
+ * says so for an event (then the connection is dropped), the stream ends,
+ * or time runs out. Returns the event that ended it.
+ */
+export async function readEvents (router: Router, url: string, options: {
+  headers?: Record<string, string>
+  timeoutMs: number
+  done: (event: string, data: string) => boolean
+}): Promise<{ status: number, event?: string, data?: string, events: number }> {
+  const target = new URL(url)
+  const { host, port } = router.resolve(target)
+  return await new Promise((resolve, reject) => {
+    let events = 0
+    let settled = false
+    const req = http.request({
+      host,
+      port,
+      method: 'GET',
+      path: target.pathname + target.search,
+      headers: { host: target.host, accept: 'text/event-stream', 'user-agent': 'ltilaunch-bench', ...options.headers },
+      agent: false
+    }, (res) => {
+      if (res.statusCode !== 200) {
+        res.resume()
+        settled = true
+        resolve({ status: res.statusCode ?? 0, events })
+        return
+      }
+      res.setEncoding('utf8')
+      let buffer = ''
+      res.on('data', (chunk: string) => {
+        buffer += chunk
+        let end: number
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end)
+          buffer = buffer.slice(end + 2)
+          let event = 'message'
+          const data: string[] = []
+          for (const line of block.split('\n')) {
+            if (line.startsWith('event:')) event = line.slice(6).trim()
+            else if (line.startsWith('data:')) data.push(line.slice(5).trimStart())
+          }
+          if (data.length === 0) continue // a comment (keepalive)
+          events++
+          if (!settled && options.done(event, data.join('\n'))) {
+            settled = true
+            clearTimeout(timer)
+            req.destroy()
+            resolve({ status: 200, event, data: data.join('\n'), events })
+            return
+          }
+        }
+      })
+      res.on('end', () => {
+        clearTimeout(timer)
+        if (!settled) {
+          settled = true
+          resolve({ status: 200, events })
+        }
+      })
+      res.on('error', () => {})
+    })
+    const timer = setTimeout(() => {
+      if (settled) return
+      settled = true
+      req.destroy()
+      reject(new Error(`no end event within ${options.timeoutMs} ms: ${url}`))
+    }, options.timeoutMs)
+    req.on('error', (err) => {
+      if (!settled) {
+        settled = true
+        clearTimeout(timer)
+        reject(err)
+      }
+    })
+    req.end()
+  })
+}
+
 interface Cookie { name: string, value: string, path: string }
 
 export class BenchBrowser {

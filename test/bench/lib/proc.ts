@@ -28,6 +28,22 @@ export function rssMb (pid: number): number {
   return match ? Number(match[1]) / 1024 : Number.NaN
 }
 
+/**
+ * Memory that is this process's own, in MB: anonymous pages (the V8 heap,
+ * buffers, native allocations) from /proc/<pid>/smaps_rollup. RSS also
+ * counts the node binary's code pages, about 40 MB that every node process
+ * on the machine shares.
+ */
+export function privateMb (pid: number): number {
+  try {
+    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8')
+    const match = /^Anonymous:\s+(\d+)\s+kB/m.exec(rollup)
+    return match ? Number(match[1]) / 1024 : Number.NaN
+  } catch {
+    return Number.NaN
+  }
+}
+
 /** Whole-machine CPU counters, to tell how busy the machine was during a phase. */
 export interface MachineCpu { busy: number, total: number }
 

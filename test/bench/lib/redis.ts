@@ -109,3 +109,36 @@ export async function countPrefix (client: Redis, prefix: string): Promise<numbe
   } while (cursor !== '0')
   return count
 }
+
+export interface MonitoredCommand { command: string, key: string }
+
+/**
+ * Records the commands the server runs while `fn` does (MONITOR on its own
+ * connection). Only for a handful of launches: MONITOR slows a busy server.
+ */
+export async function monitorCommands (client: Redis, fn: () => Promise<void>): Promise<MonitoredCommand[]> {
+  const seen: MonitoredCommand[] = []
+  const monitor = await client.monitor()
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    const [command = '', key = ''] = args
+    seen.push({ command: command.toLowerCase(), key })
+  })
+  // Let MONITOR take effect before the work starts.
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  try {
+    await fn()
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  } finally {
+    monitor.disconnect()
+  }
+  return seen
+}
+
+/** A key's shape: the service that wrote it (from the bench prefix) and its name with ids folded. */
+export function keyShape (key: string, prefix: string): { service: string, shape: string } {
+  if (!key.startsWith(prefix)) return { service: '(other)', shape: key.length > 40 ? `${key.slice(0, 40)}...` : key }
+  const rest = key.slice(prefix.length)
+  const [service = '', ...parts] = rest.split(':')
+  const shape = parts.map((part) => (part.length >= 16 || /\d{4,}/.test(part) || part.includes('@') ? '*' : part)).join(':')
+  return { service, shape }
+}
