@@ -127,7 +127,9 @@ t.test('bad launch requests are 4xx with a code, never 500', async (t) => {
     [{ ...LAUNCH, deployment_id: 'dep-9' }, 422, 'PLATFORM_UNKNOWN_DEPLOYMENT'],
     [{ ...LAUNCH, user: { ...LAUNCH.user, id: '' } }, 400, 'PLATFORM_INVALID_REQUEST'],
     [{ ...LAUNCH, resource_link: undefined }, 400, 'PLATFORM_INVALID_REQUEST'],
-    [{ ...LAUNCH, surprise: 1 }, 400, 'PLATFORM_INVALID_REQUEST']
+    [{ ...LAUNCH, surprise: 1 }, 400, 'PLATFORM_INVALID_REQUEST'],
+    [{ ...LAUNCH, resource_link: { id: '   ' } }, 422, 'PLATFORM_LAUNCH_INVALID'],
+    [{ ...LAUNCH, context: { id: ' ' } }, 422, 'PLATFORM_LAUNCH_INVALID']
   ]
   for (const [body, status, code] of cases) {
     const res = await createLaunch(app, body)

@@ -4,8 +4,8 @@ import { Type, type Static } from 'typebox'
 import { apiKeyMatches } from '../../lib/api-keys.js'
 import { randomToken } from '../../lib/csrf.js'
 import { secretUrlSerializers } from '../../lib/log.js'
-import type { Launcher } from '../../lib/launch.js'
-import { ApiUnauthorized, LaunchLinkInvalid, UnknownDeployment, UnknownTool } from '../../errors.js'
+import { launchClaims, type LaunchInput, type Launcher } from '../../lib/launch.js'
+import { ApiUnauthorized, LaunchInvalid, LaunchLinkInvalid, UnknownDeployment, UnknownTool } from '../../errors.js'
 
 const Id = Type.String({ minLength: 1, maxLength: 255 })
 const Text = Type.String({ maxLength: 1024 })
@@ -71,6 +71,38 @@ const launchApi: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }
 
+  /** The launch a request describes; throws the 4xx a host site can act on. */
+  const launchInput = (body: LaunchRequest): LaunchInput => {
+    const tool = registry.tool(body.client_id)
+    if (tool === undefined) throw new UnknownTool(body.client_id)
+    if (body.deployment_id !== undefined && !tool.deploymentIds.includes(body.deployment_id)) {
+      throw new UnknownDeployment(body.deployment_id, tool.clientId)
+    }
+    // Host-site ids live in their own namespace, apart from the demo users.
+    const localId = `api:${body.user.id}`
+    const user: Launcher = { id: localId, sub: registry.subjectFor(localId) }
+    if (body.user.username !== undefined) user.username = body.user.username
+    if (body.user.name !== undefined) user.name = body.user.name
+    if (body.user.given_name !== undefined) user.givenName = body.user.given_name
+    if (body.user.family_name !== undefined) user.familyName = body.user.family_name
+    if (body.user.email !== undefined) user.email = body.user.email
+    if (body.user.locale !== undefined) user.locale = body.user.locale
+    const custom = { ...body.custom }
+    const image = custom.image
+    delete custom.image
+    return {
+      tool,
+      deploymentId: body.deployment_id ?? tool.deploymentIds[0] as string,
+      user,
+      roles: body.user.roles,
+      ...(body.context === undefined ? {} : { context: body.context }),
+      resourceLink: body.resource_link,
+      ...(image === undefined ? {} : { image }),
+      custom,
+      ...(body.return_url === undefined ? {} : { returnUrl: body.return_url })
+    }
+  }
+
   fastify.post('/api/v1/launches', {
     onRequest: async (request, reply) => {
       reply.header('www-authenticate', 'Bearer')
@@ -82,16 +114,17 @@ const launchApi: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     reply.removeHeader('www-authenticate')
-    const body = request.body
-    const tool = registry.tool(body.client_id)
-    if (tool === undefined) throw new UnknownTool(body.client_id)
-    if (body.deployment_id !== undefined && !tool.deploymentIds.includes(body.deployment_id)) {
-      throw new UnknownDeployment(body.deployment_id, tool.clientId)
+    const input = launchInput(request.body)
+    // Built now, so that a launch the tool would refuse is refused to the host, not to the browser.
+    try {
+      launchClaims(input, registry.identity)
+    } catch (err) {
+      throw new LaunchInvalid((err as Error).message)
     }
     const ticket = randomToken()
-    await store.put(ticketKey(ticket), { request: body } satisfies Ticket, config.LAUNCH_URL_TTL)
+    await store.put(ticketKey(ticket), { request: request.body } satisfies Ticket, config.LAUNCH_URL_TTL)
     const expiresAt = new Date(Date.now() + config.LAUNCH_URL_TTL * 1000).toISOString()
-    request.log.info({ clientId: tool.clientId }, 'launch URL issued')
+    request.log.info({ clientId: input.tool.clientId }, 'launch URL issued')
     return await reply.code(201).header('cache-control', 'no-store').send({ launchUrl: `${config.publicUrl}/launches/${ticket}`, expiresAt })
   })
 
@@ -101,34 +134,10 @@ const launchApi: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const ticket = await store.take<Ticket>(ticketKey(request.params.ticket))
     if (ticket === undefined) throw new LaunchLinkInvalid()
-    const body = ticket.request
-    const tool = registry.tool(body.client_id)
-    if (tool === undefined) throw new UnknownTool(body.client_id)
-    // Host-site ids live in their own namespace, apart from the demo users.
-    const localId = `api:${body.user.id}`
-    const user: Launcher = { id: localId, sub: registry.subjectFor(localId) }
-    if (body.user.username !== undefined) user.username = body.user.username
-    if (body.user.name !== undefined) user.name = body.user.name
-    if (body.user.given_name !== undefined) user.givenName = body.user.given_name
-    if (body.user.family_name !== undefined) user.familyName = body.user.family_name
-    if (body.user.email !== undefined) user.email = body.user.email
-    if (body.user.locale !== undefined) user.locale = body.user.locale
+    const input = launchInput(ticket.request)
     // A session good for this launch only: it cannot use the launch page.
-    const session = await sessions.start(reply, { kind: 'launch', userId: localId }, config.MESSAGE_HINT_TTL)
-    const custom = { ...body.custom }
-    const image = custom.image
-    delete custom.image
-    return await launches.begin(reply, {
-      tool,
-      deploymentId: body.deployment_id ?? tool.deploymentIds[0] as string,
-      user,
-      roles: body.user.roles,
-      ...(body.context === undefined ? {} : { context: body.context }),
-      resourceLink: body.resource_link,
-      ...(image === undefined ? {} : { image }),
-      custom,
-      ...(body.return_url === undefined ? {} : { returnUrl: body.return_url })
-    }, session.id)
+    const session = await sessions.start(reply, { kind: 'launch', userId: input.user.id }, config.MESSAGE_HINT_TTL)
+    return await launches.begin(reply, input, session.id)
   })
 }
 
