@@ -30,6 +30,8 @@ declare module 'fastify' {
   }
 }
 
+const RETRY_DELAY_MS = 250
+
 function isLaunch (value: unknown): value is BrokerLaunch {
   const v = value as Record<string, unknown> | null
   return typeof v === 'object' && v !== null && typeof v.id === 'string' && typeof v.progressUrl === 'string'
@@ -39,11 +41,10 @@ export default fp(async function brokerPlugin (fastify) {
   const { BROKER_URL, BROKER_SERVICE_TOKEN, BROKER_TIMEOUT_MS } = fastify.config
   const base = BROKER_URL?.replace(/\/+$/, '')
 
-  async function createLaunch (launch: PendingLaunchRequest, idempotencyKey: string): Promise<BrokerLaunch> {
-    if (base === undefined) throw new Error('no broker is configured')
-    let response: Response
+  /** One POST; undefined when the broker could not be reached or timed out. */
+  async function post (launch: PendingLaunchRequest, idempotencyKey: string): Promise<Response | undefined> {
     try {
-      response = await fetch(`${base}/v1/launches`, {
+      return await fetch(`${base}/v1/launches`, {
         method: 'POST',
         headers: {
           authorization: `Bearer ${BROKER_SERVICE_TOKEN ?? ''}`,
@@ -56,8 +57,23 @@ export default fp(async function brokerPlugin (fastify) {
       })
     } catch (err) {
       fastify.log.warn({ reason: (err as Error).message }, 'broker unreachable')
-      throw new BrokerUnavailable()
+      return undefined
     }
+  }
+
+  const transient = (response: Response | undefined): boolean =>
+    response === undefined || response.status === 502 || response.status === 503 || response.status === 504
+
+  async function createLaunch (launch: PendingLaunchRequest, idempotencyKey: string): Promise<BrokerLaunch> {
+    if (base === undefined) throw new Error('no broker is configured')
+    // One retry for a blip, with the same Idempotency-Key: if the first call
+    // did reach the broker, the retry gets that same launch back (200), not a second one.
+    let response = await post(launch, idempotencyKey)
+    if (transient(response)) {
+      await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS))
+      response = await post(launch, idempotencyKey)
+    }
+    if (response === undefined) throw new BrokerUnavailable()
     let body: Record<string, unknown> = {}
     try {
       body = await response.json() as Record<string, unknown>

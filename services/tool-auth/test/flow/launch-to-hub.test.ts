@@ -191,6 +191,39 @@ t.test('a broker that is down or failing gives a 503 page with Retry-After, and 
   }
 })
 
+t.test('a broker blip is retried once with the same Idempotency-Key, and makes one launch', async (t) => {
+  const platform = await startPlatform(t)
+  const broker = await startBroker(t)
+  broker.mode = 'flaky'
+  const app = await toolFor(t, [platform], { BROKER_URL: broker.url })
+  const tool = baseOf(app)
+  platform.authorizeClaims = (nonce) => platform.claims(nonce, {}, { targetLinkUri: `${tool}/lti13/launch` })
+  const browser = new Browser()
+  const res = await browserLaunch(browser, tool, platform)
+  t.equal(res.status, 303)
+  t.equal(res.headers.get('location'), `${broker.url}/launches/launch-1`, 'the launch the first call made')
+  t.equal(broker.calls.length, 2)
+  t.equal(broker.calls[0]?.headers['idempotency-key'], broker.calls[1]?.headers['idempotency-key'])
+  t.ok(browser.cookie(new URL(tool).host, 'ltilaunch_session'))
+})
+
+t.test('a broker refusing our token is a configuration error: 502, no session, no details shown', async (t) => {
+  const platform = await startPlatform(t)
+  const broker = await startBroker(t)
+  broker.mode = 'unauthorized'
+  const app = await toolFor(t, [platform], { BROKER_URL: broker.url })
+  const tool = baseOf(app)
+  platform.authorizeClaims = (nonce) => platform.claims(nonce, {}, { targetLinkUri: `${tool}/lti13/launch` })
+  const browser = new Browser()
+  const res = await browserLaunch(browser, tool, platform)
+  t.equal(res.status, 502)
+  const page = await res.text()
+  t.match(page, 'TOOL_AUTH_BROKER_REFUSED')
+  t.notMatch(page, 'BROKER_UNAUTHORIZED', 'internals stay in the log')
+  t.equal(broker.calls.length, 1, 'a refusal is not retried')
+  t.notOk(browser.cookie(new URL(tool).host, 'ltilaunch_session'))
+})
+
 t.test('a retried broker call for the same launch uses the same idempotency key', async (t) => {
   const { idempotencyKey } = await import('../../src/lib/launch.js')
   t.equal(idempotencyKey('https://a', 'n1'), idempotencyKey('https://a', 'n1'))

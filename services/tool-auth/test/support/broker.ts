@@ -5,7 +5,7 @@ export interface FakeBroker {
   url: string
   /** Every POST /v1/launches received. */
   calls: Array<{ headers: Record<string, unknown>, body: Record<string, unknown> }>
-  mode: 'ok' | 'refuse-image' | 'error'
+  mode: 'ok' | 'refuse-image' | 'error' | 'flaky' | 'unauthorized'
 }
 
 /** A fake spawner-broker: records launches and answers as the broker API contract says. */
@@ -15,7 +15,13 @@ export async function startBroker (t: Test): Promise<FakeBroker> {
   const launches = new Map<string, string>()
   server.post('/v1/launches', async (request, reply) => {
     broker.calls.push({ headers: request.headers, body: request.body as Record<string, unknown> })
-    if (request.headers.authorization !== 'Bearer test-broker-token-0123456789') {
+    if (broker.mode === 'flaky') {
+      // Accept the launch but lose the reply: the caller's retry must get the same launch.
+      broker.mode = 'ok'
+      launches.set(String(request.headers['idempotency-key']), `launch-${launches.size + 1}`)
+      return await reply.code(503).send({ statusCode: 503, code: 'BROKER_STORE_UNAVAILABLE', message: 'blip' })
+    }
+    if (broker.mode === 'unauthorized' || request.headers.authorization !== 'Bearer test-broker-token-0123456789') {
       return await reply.code(401).send({ statusCode: 401, code: 'BROKER_UNAUTHORIZED', message: 'bad token' })
     }
     if (broker.mode === 'refuse-image') {
