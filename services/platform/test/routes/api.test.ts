@@ -161,3 +161,11 @@ t.test('without configured keys the API says how to configure one', async (t) =>
   t.equal(res.statusCode, 401)
   t.match(res.json().hint, /PLATFORM_API_KEYS/)
 })
+
+t.test('racing one launch URL: exactly one browser is signed in with it', async (t) => {
+  const app = await build(t)
+  const path = new URL(createLaunchUrl(await createLaunch(app))).pathname
+  const codes = await Promise.all(Array.from({ length: 8 }, async () => (await new Browser(app).get(path)).statusCode))
+  t.same(codes.filter((code) => code === 303).length, 1)
+  t.same(codes.filter((code) => code === 410).length, 7)
+})

@@ -205,3 +205,10 @@ t.test('the Redis store being down is a 503, not a 500', async (t) => {
   t.equal(res.statusCode, 503)
   t.ok(res.headers['retry-after'])
 })
+
+t.test('racing the same message hint: exactly one request gets a token', async (t) => {
+  const { browser, login } = await started(t)
+  const replies = await Promise.all(Array.from({ length: 8 }, async () => formOf((await authorizeGet(browser, authParams(login))).body).fields))
+  t.equal(replies.filter((fields) => fields.id_token !== undefined).length, 1)
+  t.equal(replies.filter((fields) => fields.error === 'invalid_request').length, 7)
+})
