@@ -1,0 +1,145 @@
+import t from 'tap'
+import { fakeHubForTest } from '../fake-hub.js'
+import { build, launchRequest, postLaunch, SCIPY, waitForLaunch } from '../helper.js'
+
+const HTML = { accept: 'text/html' }
+
+t.test('while a launch waits, its page shows the course and image, refreshes without scripts, and follows events', async (t) => {
+  const app = await build(t, { env: { WORKER_CONCURRENCY: '0' } })
+  const res = await postLaunch(app, launchRequest({ image: 'scipy', course: { id: 'c1', label: 'MATH101', title: 'Calculus <I>' } }))
+  const id = res.json().id
+  const page = await app.inject({ url: `/launches/${id}`, headers: HTML })
+  t.equal(page.statusCode, 200)
+  t.match(page.headers['content-type'], 'text/html')
+  t.equal(page.headers['cache-control'], 'no-store')
+  t.match(page.body, 'Calculus &lt;I&gt;', 'the course title, escaped')
+  t.notMatch(page.body, 'Calculus <I>')
+  t.match(page.body, `scipy (${SCIPY})`)
+  t.match(page.body, /<noscript><meta http-equiv="refresh" content="2"><\/noscript>/)
+  t.match(page.body, `data-events="/launches/${id}/events"`)
+  t.match(page.body, 'Waiting for a broker')
+})
+
+t.test('dry run: the finished launch shows what would have started', async (t) => {
+  const app = await build(t, { env: { HUB_NAMED_SERVERS: 'true' } })
+  const res = await postLaunch(app, launchRequest({ username: 'dora', role: 'staff', isAdmin: true, image: 'scipy' }))
+  const record = await waitForLaunch(app, res.json().id)
+  t.equal(record.status, 'ready')
+  t.equal(record.serverUrl, undefined, 'nothing runs anywhere')
+  const page = await app.inject({ url: `/launches/${record.id}`, headers: HTML })
+  t.equal(page.statusCode, 200)
+  t.match(page.body, 'Dry run')
+  t.match(page.body, '<td>dora</td>')
+  t.match(page.body, 'staff (hub admin)')
+  t.match(page.body, 'Calculus')
+  t.match(page.body, SCIPY)
+  t.match(page.body, `<td>${record.serverName}</td>`)
+  t.match(page.body, '{&quot;image&quot;:&quot;quay.io/jupyter/scipy-notebook:latest&quot;}')
+})
+
+t.test('an unknown launch is a 404 page for a browser', async (t) => {
+  const app = await build(t, { store: 'memory' })
+  const page = await app.inject({ url: '/launches/AAAAAAAAAAAAAAAAAAAAAAAA', headers: HTML })
+  t.equal(page.statusCode, 404)
+  t.match(page.headers['content-type'], 'text/html')
+  t.match(page.body, 'BROKER_LAUNCH_NOT_FOUND')
+})
+
+interface SseEvent { event: string, data: Record<string, unknown> }
+
+async function readEvents (url: string): Promise<SseEvent[]> {
+  const res = await fetch(url, { headers: { accept: 'text/event-stream' }, signal: AbortSignal.timeout(10_000) })
+  if (res.headers.get('content-type')?.startsWith('text/event-stream') !== true) throw new Error(`not a stream: ${res.status}`)
+  const text = await res.text()
+  return text.split('\n\n').filter((block) => block.startsWith('event:')).map((block) => {
+    const lines = block.split('\n')
+    return {
+      event: (lines.find((l) => l.startsWith('event:')) ?? '').slice(6).trim(),
+      data: JSON.parse((lines.find((l) => l.startsWith('data:')) ?? 'data: {}').slice(5)) as Record<string, unknown>
+    }
+  })
+}
+
+t.test('the event stream sends each change of the launch and ends when it is done', async (t) => {
+  const app = await build(t, { env: { DRY_RUN_STEP_MS: '150' } })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const address = app.server.address()
+  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+  const res = await postLaunch(app, launchRequest())
+  const events = await readEvents(`${base}/launches/${res.json().id}/events`)
+  t.ok(events.length >= 3, `several updates (${events.length})`)
+  t.ok(events.every((e) => e.event === 'update'))
+  const last = events.at(-1)?.data
+  t.equal(last?.status, 'ready')
+  t.equal(last?.redirectUrl, undefined, 'dry run: nowhere to go')
+  const counts = events.map((e) => (e.data.progress as unknown[]).length)
+  t.same(counts, [...counts].sort((a, b) => a - b), 'progress only grows')
+})
+
+t.test('with a hub, the last event carries the hub login URL', async (t) => {
+  const hub = await fakeHubForTest(t, { spawnMs: 200 })
+  const app = await build(t, { env: { HUB_URL: hub.url, HUB_API_TOKEN: hub.options.token } })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const address = app.server.address()
+  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+  const res = await postLaunch(app, launchRequest({ username: 'streamer' }))
+  const events = await readEvents(`${base}/launches/${res.json().id}/events`)
+  const last = events.at(-1)?.data
+  t.equal(last?.status, 'ready')
+  t.equal(last?.redirectUrl, `${hub.url}/hub/login?next=%2Fhub%2Fuser%2Fstreamer%2F`)
+})
+
+t.test('try again: only from the page (token, same origin), only for a failed launch, once per failure', async (t) => {
+  const hub = await fakeHubForTest(t, { failSpawn: 'no space left on device', spawnMs: 20 })
+  const app = await build(t, { env: { HUB_URL: hub.url, HUB_API_TOKEN: hub.options.token } })
+  const res = await postLaunch(app, launchRequest({ username: 'retrier' }))
+  const id = res.json().id
+  const failed = await waitForLaunch(app, id)
+  t.equal(failed.status, 'failed')
+  const page = await app.inject({ url: `/launches/${id}`, headers: HTML })
+  t.match(page.body, 'no space left on device')
+  t.match(page.body, `action="/launches/${id}/retry"`)
+  const token = /name="token" value="([^"]+)"/.exec(page.body)?.[1] as string
+  const retry = async (headers: Record<string, string>, form: string) => await app.inject({
+    method: 'POST',
+    url: `/launches/${id}/retry`,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    payload: form
+  })
+
+  const forged = await retry({}, 'token=forged')
+  t.equal(forged.statusCode, 403)
+  t.equal(forged.json().code, 'BROKER_CROSS_SITE_REQUEST')
+  const crossOrigin = await retry({ origin: 'https://evil.example' }, `token=${token}`)
+  t.equal(crossOrigin.statusCode, 403)
+  const crossSite = await retry({ 'sec-fetch-site': 'cross-site' }, `token=${token}`)
+  t.equal(crossSite.statusCode, 403)
+  const noToken = await retry({}, '')
+  t.equal(noToken.statusCode, 400)
+  t.equal(hub.starts.length, 1, 'none of those queued it again')
+
+  const ok = await retry({ origin: 'http://broker.test', 'sec-fetch-site': 'same-origin' }, `token=${token}`)
+  t.equal(ok.statusCode, 303)
+  t.equal(ok.headers.location, `/launches/${id}`)
+  const again = await waitForLaunch(app, id, (r) => r.status === 'failed' && r.progress.some((p) => p.message === 'Trying again'))
+  t.equal(again.status, 'failed')
+  t.equal(hub.starts.length, 2, 'the retry started the server again')
+
+  // The form of the first failure does not work twice.
+  const replay = await retry({}, `token=${token}`)
+  t.equal(replay.statusCode, 403)
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  t.equal(hub.starts.length, 2)
+})
+
+t.test('a launch that did not fail cannot be tried again', async (t) => {
+  const app = await build(t)
+  const res = await postLaunch(app, launchRequest())
+  const record = await waitForLaunch(app, res.json().id)
+  t.equal(record.status, 'ready')
+  const { retryToken } = await import('../../src/launches/retry.js')
+  const token = retryToken(app.config.BROKER_SERVICE_TOKEN, { id: record.id, attempt: 1 })
+  const retry = await app.inject({ method: 'POST', url: `/launches/${record.id}/retry`, payload: { token } })
+  t.equal(retry.statusCode, 409)
+  t.equal(retry.json().code, 'BROKER_RETRY_NOT_ALLOWED')
+})

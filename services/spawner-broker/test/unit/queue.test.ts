@@ -1,0 +1,102 @@
+import { deletePrefix, redisReachable, redisRequired, testPrefix, testRedisUrl } from '@ltilaunch/service-kit/testing'
+import { Redis } from 'ioredis'
+import t, { type Test } from 'tap'
+import { MemoryQueue } from '../../src/queue/memory.js'
+import type { WorkQueue } from '../../src/queue/queue.js'
+import { RedisStreamQueue } from '../../src/queue/redis-stream.js'
+
+const IDLE = 300
+
+/** Two consumers of one queue: two brokers (Redis), or one process's queue seen twice (memory). */
+async function pair (t: Test, kind: 'memory' | 'redis'): Promise<[WorkQueue, WorkQueue] | undefined> {
+  if (kind === 'memory') {
+    const q = new MemoryQueue({ claimIdleMs: IDLE })
+    t.teardown(async () => await q.close())
+    return [q, q]
+  }
+  if (!(await redisReachable())) {
+    if (redisRequired()) throw new Error(`no Redis at ${testRedisUrl()}`)
+    return undefined
+  }
+  const prefix = testPrefix('broker-queue')
+  const make = async () => {
+    const q = new RedisStreamQueue({ settings: { REDIS_URL: testRedisUrl() }, prefix, stream: 'launches', group: 'spawners', claimIdleMs: IDLE })
+    await q.connect()
+    return q
+  }
+  const a = await make()
+  const b = await make()
+  const redis = new Redis(testRedisUrl())
+  t.teardown(async () => {
+    await a.close()
+    await b.close()
+    await deletePrefix(redis, prefix)
+    await redis.quit()
+  })
+  return [a, b]
+}
+
+const sleep = async (ms: number) => await new Promise((resolve) => setTimeout(resolve, ms))
+
+for (const kind of ['memory', 'redis'] as const) {
+  t.test(`${kind}: an entry goes to one consumer, and leaves the queue when acknowledged`, async (t) => {
+    const queues = await pair(t, kind)
+    if (!queues) return t.pass('skipped: no Redis')
+    const [a, b] = queues
+    await a.enqueue('L1', 1)
+    const got = await a.read(10, 100)
+    t.match(got, [{ launchId: 'L1', attempt: 1 }])
+    t.same(await b.read(10, 50), [], 'not delivered twice')
+    await a.ack(got[0]?.entryId as string)
+    await sleep(IDLE + 50)
+    t.same(await b.reclaim(10), [], 'an acknowledged entry is never claimed')
+  })
+
+  t.test(`${kind}: a blocked read wakes when work arrives`, async (t) => {
+    const queues = await pair(t, kind)
+    if (!queues) return t.pass('skipped: no Redis')
+    const [a] = queues
+    const started = Date.now()
+    setTimeout(() => { a.enqueue('L2', 1).catch(() => {}) }, 100)
+    const got = await a.read(1, 3000)
+    t.equal(got[0]?.launchId, 'L2')
+    t.ok(Date.now() - started < 1500, 'without waiting the whole block time')
+  })
+
+  t.test(`${kind}: an entry idle longer than the claim time is claimed; a touched one is not`, async (t) => {
+    const queues = await pair(t, kind)
+    if (!queues) return t.pass('skipped: no Redis')
+    const [a, b] = queues
+    await a.enqueue('L3', 1)
+    await a.enqueue('L4', 1)
+    const got = await a.read(10, 100)
+    t.equal(got.length, 2)
+    t.same(await b.reclaim(10), [], 'not before the claim time')
+    await sleep(IDLE / 2)
+    await a.touch(got[1]?.entryId as string) // L4 is still being worked on
+    await sleep(IDLE / 2 + 60)
+    const claimed = await b.reclaim(10)
+    t.same(claimed.map((e) => e.launchId), ['L3'], 'only the idle one')
+  })
+
+  t.test(`${kind}: a lease has one holder until it is released or expires`, async (t) => {
+    const queues = await pair(t, kind)
+    if (!queues) return t.pass('skipped: no Redis')
+    const [a, b] = queues
+    t.ok(await a.acquireLease('L5', IDLE))
+    if (kind === 'redis') {
+      t.notOk(await b.acquireLease('L5', IDLE), 'a second holder is refused')
+      t.notOk(await b.renewLease('L5', IDLE), 'nor can it renew another\'s lease')
+      await b.releaseLease('L5')
+      t.ok(await a.renewLease('L5', IDLE), 'the holder\'s lease survives another\'s release')
+    } else {
+      t.notOk(await a.acquireLease('L5', IDLE), 'a second holder is refused')
+      t.ok(await a.renewLease('L5', IDLE))
+    }
+    await sleep(IDLE + 50)
+    t.notOk(await a.renewLease('L5', IDLE), 'an expired lease cannot be renewed')
+    t.ok(await b.acquireLease('L5', IDLE), 'an expired lease can be taken')
+    await b.releaseLease('L5')
+    t.ok(await a.acquireLease('L5', IDLE), 'a released lease can be taken')
+  })
+}
