@@ -141,7 +141,7 @@ interface Report {
   /** Redis commands of a few sequential launches, by service, command and key shape (MONITOR). */
   redisByKey?: Array<{ service: string, command: string, key: string, perLaunch: number }>
   memory?: { launches: number, idle: Record<string, number>, after: Record<string, number>, idlePrivate: Record<string, number>, afterPrivate: Record<string, number>, samples: Array<{ launches: number, rssMb: Record<string, number> }>, failed: number, redisKeysLeft: number }
-  scaling?: { single?: LevelResult, replicated: LevelResult, ratio?: number }
+  scaling?: { single?: LevelResult, replicated: LevelResult, ratio?: number, requestsPerReplica: Record<string, number> }
   validation?: ValidationSuiteResult
   targets?: Array<{ target: string, value: string, goal: string, met: boolean | null }>
   failures: { total: number, where: string[] }
@@ -301,7 +301,11 @@ async function main (): Promise<void> {
         const result = await runLevel({ stack: replicated, redis: redis.client, concurrency: 64, count, timeCapMs: options.quick ? 20000 : 90000, userOffset: user })
         noteFailures(report, 'scaling', result)
         const singleResult = report.full?.find((level) => level.concurrency === 64)
-        report.scaling = { replicated: result, ...(singleResult ? { single: singleResult, ratio: result.perSecond / singleResult.perSecond } : {}) }
+        const requestsPerReplica: Record<string, number> = {}
+        for (const service of SERVICES) {
+          replicated.services[service].replicas.forEach((replica, i) => { requestsPerReplica[`${service}#${i}`] = replicated.router.sent.get(replica.url) ?? 0 })
+        }
+        report.scaling = { replicated: result, requestsPerReplica, ...(singleResult ? { single: singleResult, ratio: result.perSecond / singleResult.perSecond } : {}) }
         printScaling(report.scaling)
       } finally {
         await replicated.stop()
@@ -452,6 +456,7 @@ function printScaling (scaling: NonNullable<Report['scaling']>): void {
   row('2 replicas each (c64)', scaling.replicated)
   log('')
   log(table(['setup', 'ok', 'failed', 'launches/s', 'p50 ms', 'p99 ms', 'service CPU ms/launch', 'redis cmds/launch', 'machine busy'], rows))
+  log(`browser requests per replica: ${Object.entries(scaling.requestsPerReplica).map(([name, count]) => `${name} ${count}`).join(', ')} (server-to-server calls go replica i to replica i)`)
   if (scaling.ratio !== undefined) log(`two replicas / one: ${fmt(scaling.ratio, 2)}x (on ${machineDescription().cpus} cores: more processes share the same cores, so this shows the cost of sharing state, not more capacity)`)
 }
 

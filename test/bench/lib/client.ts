@@ -28,6 +28,8 @@ export interface Reply {
  */
 export class Router {
   readonly #routes = new Map<string, { targets: string[], next: number }>()
+  /** Requests sent to each real origin through a balanced route. */
+  readonly sent = new Map<string, number>()
 
   add (publicOrigin: string, targets: string[]): void {
     this.#routes.set(publicOrigin, { targets, next: 0 })
@@ -36,8 +38,10 @@ export class Router {
   resolve (url: URL): { host: string, port: number } {
     const route = this.#routes.get(url.origin)
     if (!route) return { host: url.hostname, port: Number(url.port || 80) }
-    const target = new URL(route.targets[route.next % route.targets.length] as string)
+    const chosen = route.targets[route.next % route.targets.length] as string
+    const target = new URL(chosen)
     route.next++
+    this.sent.set(chosen, (this.sent.get(chosen) ?? 0) + 1)
     return { host: target.hostname, port: Number(target.port || 80) }
   }
 }

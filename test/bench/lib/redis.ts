@@ -120,8 +120,12 @@ export async function monitorCommands (client: Redis, fn: () => Promise<void>): 
   const seen: MonitoredCommand[] = []
   const monitor = await client.monitor()
   monitor.on('monitor', (_time: string, args: string[]) => {
-    const [command = '', key = ''] = args
-    seen.push({ command: command.toLowerCase(), key })
+    const command = (args[0] ?? '').toLowerCase()
+    // The key is the first argument, but for a few commands.
+    let key = args[1] ?? ''
+    if (command === 'eval' || command === 'evalsha') key = args[3] ?? ''
+    if (command === 'xreadgroup' || command === 'xread') key = args[args.findIndex((arg) => arg.toUpperCase() === 'STREAMS') + 1] ?? ''
+    seen.push({ command, key })
   })
   // Let MONITOR take effect before the work starts.
   await new Promise((resolve) => setTimeout(resolve, 50))
