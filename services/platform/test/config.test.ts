@@ -31,6 +31,8 @@ t.test('each bad setting stops the start with its name and why', async (t) => {
     [{ PLATFORM_TOOLS: JSON.stringify({ tools: [{ ...tool, surprise: true }] }) }, /PLATFORM_TOOLS/],
     [{ PLATFORM_USERS: JSON.stringify({ users: [{ username: 'bob', password: 'plain' }] }) }, /PLATFORM_USERS: .*hash-password/],
     [{ PLATFORM_USERS: JSON.stringify({ users: [{ username: 'bob', password: 'scrypt:16384:8:1:AAAA:AAAA', courses: { nope: ['Learner'] } }] }) }, /course nope/],
+    [{ PLATFORM_USERS: JSON.stringify({ users: [{ username: 'bob', password: 'scrypt:1048576:8:1:AAAA:AAAA' }] }) }, /PLATFORM_USERS: .*scrypt hash/],
+    [{ PLATFORM_USERS: JSON.stringify({ users: [{ username: 'bob', password: 'scrypt:1000:8:1:AAAA:AAAA' }] }) }, /PLATFORM_USERS: .*scrypt hash/],
     [{ PLATFORM_API_KEYS: 'my-plain-key' }, /PLATFORM_API_KEYS: .*sha256/],
     [{ PLATFORM_SIGNING_KEY: 'not a key' }, /PLATFORM_SIGNING_KEY: not a PEM private key/],
     [{ PLATFORM_SIGNING_KEY: generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() }, /at least 2048 bits/],

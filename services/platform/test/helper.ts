@@ -68,24 +68,27 @@ export const TEST_TOOLS = {
 
 export const PASSWORDS: Record<string, string> = { ada: 'ada-test-pw', grace: 'grace-test-pw', alan: 'alan-test-pw' }
 
+// Real scrypt hashes at a low cost (stored in the hash), so that sign-ins stay quick in tests.
+const TEST_COST = { N: 1024, r: 8, p: 1 }
+
 export const TEST_USERS = {
   courses: [
     { id: 'ds101', label: 'DS101', title: 'Data Science 101' },
     { id: 'ml201', label: 'ML201', title: 'Machine Learning 201' }
   ],
   users: [
-    { username: 'ada', name: 'Ada Lovelace', given_name: 'Ada', family_name: 'Lovelace', email: 'ada@example.edu', password: await hashPassword(PASSWORDS.ada as string), courses: { ds101: ['Learner'] } },
+    { username: 'ada', name: 'Ada Lovelace', given_name: 'Ada', family_name: 'Lovelace', email: 'ada@example.edu', password: await hashPassword(PASSWORDS.ada as string, TEST_COST), courses: { ds101: ['Learner'] } },
     {
       username: 'grace',
       name: 'Grace Hopper',
       given_name: 'Grace',
       family_name: 'Hopper',
       email: 'grace@example.edu',
-      password: await hashPassword(PASSWORDS.grace as string),
+      password: await hashPassword(PASSWORDS.grace as string, TEST_COST),
       roles: ['http://purl.imsglobal.org/vocab/lis/v2/institution/person#Faculty'],
       courses: { ds101: ['Instructor'], ml201: ['Learner'] }
     },
-    { username: 'alan', name: 'Alan Turing', email: 'alan@example.edu', password: await hashPassword(PASSWORDS.alan as string), roles: ['http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator'], courses: { ds101: ['Administrator'] } }
+    { username: 'alan', name: 'Alan Turing', email: 'alan@example.edu', password: await hashPassword(PASSWORDS.alan as string, TEST_COST), roles: ['http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator'], courses: { ds101: ['Administrator'] } }
   ]
 }
 
