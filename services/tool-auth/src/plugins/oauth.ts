@@ -38,8 +38,8 @@ export interface OAuth {
   issueCode: (record: CodeRecord) => Promise<string>
   /** Takes a code once. A second use reports `reused` and revokes the tokens the first use issued. */
   redeemCode: (code: string) => Promise<Redeemed<CodeRecord>>
-  /** Opens a grant (grantId from redeemCode) and issues its first tokens. */
-  issueTokens: (grantId: string, grant: Grant) => Promise<TokenReply>
+  /** Opens (or renews) a grant and issues tokens; undefined when the grant was revoked meanwhile. */
+  issueTokens: (grantId: string, grant: Grant) => Promise<TokenReply | undefined>
   /** Rotates a refresh token. A rotated one used again revokes the grant. */
   refresh: (refreshToken: string) => Promise<Redeemed<Grant>>
   /**
@@ -70,14 +70,22 @@ export default fp(async function oauthPlugin (fastify) {
   const clients = new Map(config.oauthClients.map((client) => [client.clientId, client]))
   const usedTtl = Math.max(config.REFRESH_TOKEN_TTL, config.ACCESS_TOKEN_TTL)
 
+  // A revocation leaves a marker as well as deleting the grant: a reuse of a
+  // code racing its first use may revoke before the grant is written.
   async function revoke (grantId: string): Promise<void> {
+    await store.set(`revoked:${grantId}`, 1, usedTtl)
     await store.delete(`grant:${grantId}`)
   }
 
-  async function issueTokens (grantId: string, grant: Grant): Promise<TokenReply> {
+  async function issueTokens (grantId: string, grant: Grant): Promise<TokenReply | undefined> {
     const access = token()
     const refresh = token()
     await store.set(`grant:${grantId}`, grant, config.REFRESH_TOKEN_TTL)
+    // Checked after the write: a revocation either shows here, or comes later and deletes what we wrote.
+    if (await store.get(`revoked:${grantId}`) !== undefined) {
+      await store.delete(`grant:${grantId}`)
+      return undefined
+    }
     await store.put(`at:${hashed(access)}`, { grantId }, config.ACCESS_TOKEN_TTL)
     await store.put(`rt:${hashed(refresh)}`, { grantId }, config.REFRESH_TOKEN_TTL)
     return { access_token: access, token_type: 'Bearer', expires_in: config.ACCESS_TOKEN_TTL, refresh_token: refresh, scope: grant.scope }

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type, type Static } from 'typebox'
 import type { OAuthClient } from '../../config.js'
+import type { TokenReply } from '../../plugins/oauth.js'
 import { rateLimited } from '../../lib/rate-limit.js'
 
 /**
@@ -22,7 +23,7 @@ const TokenBodySchema = Type.Object({
 }, { additionalProperties: true })
 type TokenBody = Static<typeof TokenBodySchema>
 
-const TokenReply = Type.Object({
+const TokenReplySchema = Type.Object({
   access_token: Type.String(),
   token_type: Type.String(),
   expires_in: Type.Integer(),
@@ -82,6 +83,12 @@ const tokenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return client
   }
 
+  async function issued (tokens: Promise<TokenReply | undefined>): Promise<TokenReply> {
+    const reply = await tokens
+    if (reply === undefined) throw new TokenError('invalid_grant', 'the grant was revoked (its code or refresh token was used twice)')
+    return reply
+  }
+
   async function authorizationCode (client: OAuthClient, body: TokenBody) {
     if (body.code === undefined || body.code === '') throw new TokenError('invalid_request', 'code is required')
     const redeemed = await oauth.redeemCode(body.code)
@@ -103,7 +110,7 @@ const tokenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       // A verifier for a code issued without a challenge: a downgrade attempt or a confused client.
       throw new TokenError('invalid_grant', 'a code_verifier was sent but the authorization request had no code_challenge')
     }
-    return await oauth.issueTokens(redeemed.grantId, { clientId: client.clientId, scope: code.scope, userinfo: code.userinfo })
+    return await issued(oauth.issueTokens(redeemed.grantId, { clientId: client.clientId, scope: code.scope, userinfo: code.userinfo }))
   }
 
   async function refreshToken (client: OAuthClient, body: TokenBody) {
@@ -115,13 +122,13 @@ const tokenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         : 'the refresh token is unknown, expired or revoked')
     }
     if (refreshed.value.clientId !== client.clientId) throw new TokenError('invalid_grant', 'the refresh token was issued to another client')
-    return await oauth.issueTokens(refreshed.grantId, refreshed.value)
+    return await issued(oauth.issueTokens(refreshed.grantId, refreshed.value))
   }
 
   fastify.post('/oauth2/token', {
     attachValidation: true,
     config: { rateLimit: rateLimited(fastify.config) },
-    schema: { body: TokenBodySchema, response: { 200: TokenReply, 400: OAuthError, 401: OAuthError } }
+    schema: { body: TokenBodySchema, response: { 200: TokenReplySchema, 400: OAuthError, 401: OAuthError } }
   }, async (request, reply: FastifyReply) => {
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
     try {
