@@ -31,12 +31,27 @@ export function isHttps (request: FastifyRequest, config: ToolAuthConfig): boole
   return browserScheme(request, config.uri_scheme) === 'https'
 }
 
-/** Cookie attributes shared by the state and session cookies. */
-export function cookieOptions (request: FastifyRequest, config: ToolAuthConfig, maxAge: number) {
+/**
+ * Cookie attributes shared by the state and session cookies.
+ *
+ * `partitioned` (CHIPS) is for the state cookie: it lives only between the
+ * login and the callback, which happen in the same frame, so a partitioned
+ * cookie still reaches the callback when the browser blocks third-party
+ * cookies in the LMS iframe. The session cookie is not partitioned: the hub's
+ * sign-in may happen in a top-level window later.
+ */
+export function cookieOptions (request: FastifyRequest, config: ToolAuthConfig, maxAge: number, options: { partitioned?: boolean } = {}) {
   const secure = isHttps(request, config)
   // A launch inside an LMS iframe is a third-party context: only SameSite=None
   // cookies reach us there, and browsers refuse None without Secure.
-  return { path: '/', httpOnly: true, secure, sameSite: secure ? 'none' as const : 'lax' as const, maxAge }
+  return {
+    path: '/',
+    httpOnly: true,
+    secure,
+    sameSite: secure ? 'none' as const : 'lax' as const,
+    maxAge,
+    ...(secure && options.partitioned === true ? { partitioned: true } : {})
+  }
 }
 
 /**

@@ -29,7 +29,7 @@ const callbackRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   async function callback (request: FastifyRequest, reply: FastifyReply, body: CallbackBody) {
     // The state cookie has done its work whatever happens next.
     const cookieState = request.cookies[STATE_COOKIE]
-    reply.clearCookie(STATE_COOKIE, cookieOptions(request, config, 0))
+    reply.clearCookie(STATE_COOKIE, cookieOptions(request, config, 0, { partitioned: true }))
 
     if (body.error !== undefined && body.error !== '') throw new PlatformError(body.error_description ?? body.error)
     if (body.state === undefined || body.state === '') throw new StateMissing()

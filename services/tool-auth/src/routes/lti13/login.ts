@@ -59,7 +59,7 @@ const loginRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const record: LoginState = { issuer: platform.issuer, clientId, nonce, targetLinkUri: target, createdAt: Date.now() }
     if (next !== undefined) record.next = next
     await store.put(`state:${state}`, record, config.STATE_TTL)
-    reply.setCookie(STATE_COOKIE, state, cookieOptions(request, config, config.STATE_TTL))
+    reply.setCookie(STATE_COOKIE, state, cookieOptions(request, config, config.STATE_TTL, { partitioned: true }))
 
     const authorize = new URL(platform.authorizeUrl)
     const query: Record<string, string> = {

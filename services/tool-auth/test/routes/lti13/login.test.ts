@@ -48,6 +48,7 @@ for (const method of ['GET', 'POST'] as const) {
     t.equal(cookie?.httpOnly, true)
     t.equal(cookie?.secure, true, 'Secure on https')
     t.equal(cookie?.sameSite, 'None', 'SameSite=None so that a launch inside an LMS iframe works')
+    t.match(res.headers['set-cookie'], /Partitioned/, 'partitioned (CHIPS), so it survives third-party cookie blocking in the iframe')
     const stored = await app.store.get<{ nonce: string, issuer: string, clientId: string }>(`state:${sent.state}`)
     t.match(stored, { nonce: sent.nonce, issuer: platform.issuer, clientId: platform.clientId })
   })
