@@ -22,8 +22,12 @@ export class DryRunDriver implements SpawnDriver {
   }
 
   async spawn (launch: StoredLaunch, context: SpawnContext): Promise<SpawnResult> {
-    const groups = [launch.role === 'staff' ? this.#config.HUB_STAFF_GROUP : this.#config.HUB_LEARNER_GROUP]
-    if (this.#config.HUB_COURSE_GROUPS && launch.course) groups.push(courseGroupName(launch.course))
+    // Only what the jupyterhub driver would change: groups and the admin flag when syncing is on.
+    const groups: string[] = []
+    if (this.#config.HUB_SYNC_GROUPS) {
+      groups.push(launch.role === 'staff' ? this.#config.HUB_STAFF_GROUP : this.#config.HUB_LEARNER_GROUP)
+      if (this.#config.HUB_COURSE_GROUPS && launch.course) groups.push(courseGroupName(launch.course))
+    }
     const userOptions = this.#form.build(launch.image)
     const server = launch.serverName ? `server ${launch.serverName}` : 'the default server'
     const steps: Array<[string, number]> = [
@@ -40,7 +44,7 @@ export class DryRunDriver implements SpawnDriver {
       dryRun: {
         user: launch.username,
         role: launch.role,
-        admin: launch.request.isAdmin,
+        admin: this.#config.HUB_SYNC_ADMIN && launch.request.isAdmin,
         groups,
         ...(launch.course ? { course: launch.course.title ?? launch.course.label ?? launch.course.id } : {}),
         image: launch.image,

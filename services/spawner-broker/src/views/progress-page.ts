@@ -86,7 +86,7 @@ export function dryRunPage (options: ProgressPageOptions): string {
 ${d?.course ?? courseName(launch) ? html`<tr><th>Course</th><td>${d?.course ?? courseName(launch)}</td></tr>` : ''}
 <tr><th>Image</th><td>${d?.image ?? launch.image}</td></tr>
 <tr><th>Server name</th><td>${launch.serverName || '(the default server)'}</td></tr>
-<tr><th>Groups</th><td>${(d?.groups ?? []).join(', ')}</td></tr>
+<tr><th>Hub groups</th><td>${d?.groups.length ? d.groups.join(', ') : 'left as they are (HUB_SYNC_GROUPS is off)'}</td></tr>
 <tr><th>user_options</th><td class="code">${JSON.stringify(d?.userOptions ?? {})}</td></tr>
 </table>
 <h2>Progress</h2>

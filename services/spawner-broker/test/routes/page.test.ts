@@ -21,7 +21,7 @@ t.test('while a launch waits, its page shows the course and image, refreshes wit
 })
 
 t.test('dry run: the finished launch shows what would have started', async (t) => {
-  const app = await build(t, { env: { HUB_NAMED_SERVERS: 'true' } })
+  const app = await build(t, { env: { HUB_NAMED_SERVERS: 'true', HUB_SYNC_ADMIN: 'true', HUB_SYNC_GROUPS: 'true' } })
   const res = await postLaunch(app, launchRequest({ username: 'dora', role: 'staff', isAdmin: true, image: 'scipy' }))
   const record = await waitForLaunch(app, res.json().id)
   t.equal(record.status, 'ready')
@@ -31,10 +31,29 @@ t.test('dry run: the finished launch shows what would have started', async (t) =
   t.match(page.body, 'Dry run')
   t.match(page.body, '<td>dora</td>')
   t.match(page.body, 'staff (hub admin)')
+  t.match(page.body, '<tr><th>Hub groups</th><td>staff</td></tr>')
   t.match(page.body, 'Calculus')
   t.match(page.body, SCIPY)
   t.match(page.body, `<td>${record.serverName}</td>`)
   t.match(page.body, '{&quot;image&quot;:&quot;quay.io/jupyter/scipy-notebook:latest&quot;}')
+})
+
+t.test('dry run without syncing: the page says groups and admin flag are left alone', async (t) => {
+  const app = await build(t)
+  const res = await postLaunch(app, launchRequest({ role: 'staff', isAdmin: true }))
+  const record = await waitForLaunch(app, res.json().id)
+  const page = await app.inject({ url: `/launches/${record.id}`, headers: HTML })
+  t.notMatch(page.body, 'hub admin')
+  t.match(page.body, 'HUB_SYNC_GROUPS is off')
+})
+
+t.test('the page\'s script is valid JavaScript', async (t) => {
+  const app = await build(t, { env: { WORKER_CONCURRENCY: '0' } })
+  const res = await postLaunch(app, launchRequest())
+  const page = await app.inject({ url: `/launches/${res.json().id}`, headers: HTML })
+  const script = /<script>([\s\S]*)<\/script>/.exec(page.body)?.[1] ?? ''
+  t.ok(script.includes('EventSource'))
+  t.doesNotThrow(() => new Function(script)) // eslint-disable-line no-new-func
 })
 
 t.test('an unknown launch is a 404 page for a browser', async (t) => {
