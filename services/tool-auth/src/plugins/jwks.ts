@@ -30,6 +30,12 @@ interface Log {
  *   keys stay in use: a platform's JWKS hiccup does not stop launches signed
  *   with keys we already hold;
  * - concurrent requests share one fetch.
+ *
+ * Why not jose's createRemoteJWKSet: (jose 6.2) once `cacheMaxAge` has
+ * passed it refetches before every verification and throws if that fetch
+ * fails, even when the cached set holds the token's key; and its cool-down
+ * counts from the last *successful* fetch, so while the platform is down
+ * every unknown kid fetches again. Both break the rules above.
  */
 export class PlatformKeySet {
   #local: ReturnType<typeof createLocalJWKSet> | undefined
