@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { LTI_CLAIM, MESSAGE_TYPE } from '@ltilaunch/claims'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 
 const Jwk = Type.Object({
@@ -38,7 +39,7 @@ export const SUPPORTED_VARIABLES = [
 const wellKnown: FastifyPluginAsyncTypebox = async (fastify) => {
   const { keys, config, registry } = fastify
 
-  const jwks = async (_request: unknown, reply: { header: (name: string, value: string) => unknown }) => {
+  const jwks = async (_request: FastifyRequest, reply: FastifyReply) => {
     // Short enough that a tool sees a next key well before it signs.
     reply.header('cache-control', 'public, max-age=300')
     return keys.jwks
