@@ -72,3 +72,32 @@ t.test('a platform whose JWKS cannot be fetched at all gives a 503 with Retry-Af
   t.equal(res.json().code, 'TOOL_AUTH_JWKS_UNAVAILABLE')
   t.ok(res.headers['retry-after'])
 })
+
+t.test('while the platform is down, unknown kids refetch at most once per cool-down', async (t) => {
+  const platform = await startPlatform(t)
+  const set = new PlatformKeySet(`${platform.issuer}/jwks`, { maxAge: 600, cooldown: 30, timeout: 2000 })
+  await set.getKey({ alg: 'RS256', kid: platform.key.kid }, { payload: '', signature: '' })
+  platform.jwksMode = 'fail'
+  // The cool-down counts from the last attempt, failed or not.
+  await t.rejects(set.getKey({ alg: 'RS256', kid: 'unknown-1' }, { payload: '', signature: '' }))
+  t.equal(set.fetches, 1, 'within the cool-down of the first fetch: no refetch')
+  // Make the cool-down pass, then fail a refetch: the next unknown kids within the new cool-down do not fetch.
+  const coolNow = new PlatformKeySet(`${platform.issuer}/jwks`, { maxAge: 600, cooldown: 0.2, timeout: 2000 })
+  platform.jwksMode = 'ok'
+  await coolNow.getKey({ alg: 'RS256', kid: platform.key.kid }, { payload: '', signature: '' })
+  platform.jwksMode = 'fail'
+  await new Promise((resolve) => setTimeout(resolve, 250))
+  await t.rejects(coolNow.getKey({ alg: 'RS256', kid: 'unknown-2' }, { payload: '', signature: '' }), { code: 'TOOL_AUTH_JWKS_UNAVAILABLE' })
+  t.equal(coolNow.fetches, 2, 'one failed refetch')
+  for (let i = 0; i < 5; i++) await t.rejects(coolNow.getKey({ alg: 'RS256', kid: `unknown-${i + 3}` }, { payload: '', signature: '' }))
+  t.equal(coolNow.fetches, 2, 'no more within the cool-down after a failure')
+  t.ok(await coolNow.getKey({ alg: 'RS256', kid: platform.key.kid }, { payload: '', signature: '' }), 'the cached key still works')
+})
+
+t.test('concurrent first uses share one fetch', async (t) => {
+  const platform = await startPlatform(t)
+  const set = new PlatformKeySet(`${platform.issuer}/jwks`, { maxAge: 600, cooldown: 30, timeout: 2000 })
+  await Promise.all(Array.from({ length: 10 }, async () => await set.getKey({ alg: 'RS256', kid: platform.key.kid }, { payload: '', signature: '' })))
+  t.equal(set.fetches, 1)
+  t.equal(platform.jwksFetches, 1)
+})
