@@ -30,7 +30,11 @@ import { startPlatform } from '../../support/platform.js'
  *  - test_lti13_callback_handler_(decode_and_validate_launch_request_)invocation → state + token + claims all checked
  *  - test_authenticator_returned_username_with_sub / _with_sub_and_email / _with_sub_email_name /
  *    _from_custom_claim / _raises_login_error_if_username_key_not_found → "username ..."
+ *  - test_lti13_callback_handler_post_raises_403_on_non_user → "username ..." (no user: 400 TOOL_AUTH_USERNAME_MISSING, no session)
  *  - the nonce/state handler cases (state missing, mismatched, reused; nonce mismatch and replay)
+ * Elsewhere: uri_scheme (test_authenticator_uri_scheme_*) and the config handler
+ * (test_lti13_config_handler.py) in test/config.test.ts; the login handler in
+ * login.test.ts; the JWKS handler (test_lti13_jwks_handler.py) in test/config.test.ts.
  * test_validate_verify_and_decode_jwt_accept_unsigned_jwt_with_no_endpoint is deliberately NOT ported:
  * tool-auth never skips signature verification.
  */
