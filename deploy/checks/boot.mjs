@@ -7,7 +7,7 @@
 //
 // usage: node deploy/checks/boot.mjs [service ...]   (the workspace must be built)
 // With REDIS_URL set, the services use that Redis under a throwaway key prefix.
-import { spawn, execFileSync } from 'node:child_process'
+import { spawn, spawnSync, execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, mkdirSync, existsSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -69,7 +69,7 @@ async function bootOne (service, ports, workDir) {
   }
   if (process.env.REDIS_URL) {
     env.REDIS_URL = process.env.REDIS_URL
-    env.REDIS_KEY_PREFIX = `ltilaunch-bootcheck-${process.pid}:${service}:`
+    env.REDIS_KEY_PREFIX = `${keyPrefix}${service}:`
   }
 
   const child = spawn(process.execPath, ['dist/server.js'], { cwd: out, env, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -102,6 +102,16 @@ async function bootOne (service, ports, workDir) {
   return { service, problems, log, bootMs: termAt - started, drainMs }
 }
 
+// Keys written under this prefix are deleted at the end (best effort, with redis-cli).
+const keyPrefix = `ltilaunch-bootcheck-${process.pid}:`
+function deleteKeys () {
+  if (!process.env.REDIS_URL) return
+  const url = process.env.REDIS_URL
+  const scan = spawnSync('redis-cli', ['-u', url, '--scan', '--pattern', `${keyPrefix}*`], { encoding: 'utf8' })
+  const keys = (scan.stdout ?? '').split('\n').filter(Boolean)
+  if (keys.length > 0) spawnSync('redis-cli', ['-u', url, 'DEL', ...keys])
+}
+
 const wanted = process.argv.slice(2)
 const services = wanted.length > 0 ? wanted : SERVICES
 for (const service of services) if (!SERVICES.includes(service)) throw new Error(`unknown service ${service}`)
@@ -122,5 +132,6 @@ try {
   }
 } finally {
   rmSync(workDir, { recursive: true, force: true })
+  deleteKeys()
 }
 process.exit(failed > 0 ? 1 : 0)
