@@ -46,6 +46,17 @@ for name, service in services.items():
         if port and target != port:
             problems.append(f"{name}: publishes container port {target} but PORT is {port}")
 
+# The images the demo platform offers must be ones the broker's policy allows.
+tools = yaml.safe_load((base / "compose/platform-tools.yaml").read_text())["tools"]
+policy = yaml.safe_load((base / "compose/image-policy.yaml").read_text())
+allowed = policy["allowed"]
+allowed = set(allowed.values()) | set(allowed) if isinstance(allowed, dict) else set(allowed)
+for tool in tools:
+    for image in tool.get("images", []):
+        value = image["value"] if isinstance(image, dict) else image
+        if value not in allowed:
+            problems.append(f"compose/platform-tools.yaml: {tool['client_id']} offers {value}, which compose/image-policy.yaml does not allow")
+
 if problems:
     print("\n".join(problems))
     sys.exit(1)
