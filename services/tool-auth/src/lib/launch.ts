@@ -52,6 +52,14 @@ export function buildUserinfo (claims: Record<string, unknown>, facts: LaunchFac
   return info
 }
 
+/** Texts cut to the broker schema's limits, so that a platform's long title never fails a launch. */
+const clip = (text: string, max = 1024): string => text.length <= max ? text : text.slice(0, max)
+
+function clipCustom (custom: Record<string, string>): Record<string, string> {
+  const entries = Object.entries(custom).filter(([key]) => key.length <= 255).slice(0, 256)
+  return Object.fromEntries(entries.map(([key, value]) => [key, clip(value, 8192)]))
+}
+
 /** The body of the broker's POST /v1/launches (claims' PendingLaunchRequestSchema). */
 export function pendingLaunch (claims: Record<string, unknown>, facts: LaunchFacts): PendingLaunchRequest {
   const summary = launchSummary(claims)
@@ -60,11 +68,11 @@ export function pendingLaunch (claims: Record<string, unknown>, facts: LaunchFac
     username: facts.username,
     role: facts.classification.role,
     isAdmin: facts.classification.isAdmin,
-    roles: facts.classification.roles,
+    roles: facts.classification.roles.slice(0, 256).map((role) => clip(role)),
     user: { sub: userinfo.sub, issuer: facts.issuer },
     platform: { issuer: facts.issuer, clientId: facts.clientId, deploymentId: summary.deploymentId },
     resourceLink: { id: summary.resourceLink?.id ?? '' },
-    custom: summary.custom,
+    custom: clipCustom(summary.custom),
     claims: {
       message_type: summary.messageType,
       roles: facts.classification.roles,
@@ -73,15 +81,15 @@ export function pendingLaunch (claims: Record<string, unknown>, facts: LaunchFac
       resource_link: userinfo.lti.resource_link ?? null
     }
   }
-  if (summary.user.name !== undefined) request.user.name = summary.user.name
-  if (userinfo.email !== undefined) request.user.email = userinfo.email
-  if (summary.resourceLink?.title !== undefined) request.resourceLink.title = summary.resourceLink.title
+  if (summary.user.name !== undefined) request.user.name = clip(summary.user.name)
+  if (userinfo.email !== undefined) request.user.email = clip(userinfo.email)
+  if (summary.resourceLink?.title !== undefined) request.resourceLink.title = clip(summary.resourceLink.title)
   if (summary.context !== undefined) {
     const { id, label, title } = summary.context
-    request.course = { id, ...(label !== undefined ? { label } : {}), ...(title !== undefined ? { title } : {}) }
+    request.course = { id, ...(label !== undefined ? { label: clip(label) } : {}), ...(title !== undefined ? { title: clip(title) } : {}) }
   }
   const image = summary.custom[CUSTOM_KEY.image]
-  if (image !== undefined && image !== '') request.image = image
+  if (image !== undefined && image !== '') request.image = clip(image, 512)
   return request
 }
 

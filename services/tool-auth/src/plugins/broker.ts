@@ -32,9 +32,10 @@ declare module 'fastify' {
 
 const RETRY_DELAY_MS = 250
 
+/** A reply we can send a browser on with: an id and an http(s) progress page. */
 function isLaunch (value: unknown): value is BrokerLaunch {
   const v = value as Record<string, unknown> | null
-  return typeof v === 'object' && v !== null && typeof v.id === 'string' && typeof v.progressUrl === 'string'
+  return typeof v === 'object' && v !== null && typeof v.id === 'string' && typeof v.progressUrl === 'string' && /^https?:\/\//.test(v.progressUrl)
 }
 
 export default fp(async function brokerPlugin (fastify) {

@@ -130,6 +130,26 @@ t.test('a launch from the platform reaches the broker and logs the user in to th
   })
 })
 
+t.test('a platform\'s very long texts are cut to the broker\'s limits instead of failing the launch', async (t) => {
+  const platform = await startPlatform(t)
+  const broker = await startBroker(t)
+  const app = await toolFor(t, [platform], { BROKER_URL: broker.url })
+  const tool = baseOf(app)
+  const long = 'x'.repeat(5000)
+  platform.authorizeClaims = (nonce) => platform.claims(nonce, { name: long }, {
+    targetLinkUri: `${tool}/lti13/launch`,
+    resourceLink: { id: 'link-1', title: long },
+    context: { id: 'course-42', label: long, title: long },
+    custom: { image: 'scipy', notes: 'y'.repeat(10000) }
+  })
+  const res = await browserLaunch(new Browser(), tool, platform)
+  t.equal(res.status, 303)
+  const body = broker.calls[0]?.body as Record<string, any>
+  t.ok(Value.Check(PendingLaunchRequestSchema, body), 'still a valid PendingLaunchRequest')
+  t.equal(body.resourceLink.title.length, 1024)
+  t.equal(body.custom.notes.length, 8192)
+})
+
 t.test('two issuers at once: each launch is checked against its own keys and both log in', async (t) => {
   const first = await startPlatform(t, { clientId: 'client-a' })
   const second = await startPlatform(t, { clientId: 'client-b' })
