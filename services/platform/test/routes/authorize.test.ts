@@ -212,3 +212,10 @@ t.test('racing the same message hint: exactly one request gets a token', async (
   t.equal(replies.filter((fields) => fields.id_token !== undefined).length, 1)
   t.equal(replies.filter((fields) => fields.error === 'invalid_request').length, 7)
 })
+
+t.test('prompt may be left out (it is optional in the LTI Security Framework); any other value than none is refused', async (t) => {
+  const { browser, login } = await started(t)
+  t.ok(formOf((await authorizeGet(browser, authParams(login, { prompt: undefined }))).body).fields.id_token)
+  const second = await startLaunch(browser)
+  t.equal(formOf((await authorizeGet(browser, authParams(second, { prompt: 'consent' }))).body).fields.error, 'invalid_request')
+})
