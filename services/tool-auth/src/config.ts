@@ -40,6 +40,7 @@ export const ToolAuthConfigSchema = Type.Object({
   BROKER_SERVICE_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'bearer token for the broker' })),
   BROKER_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 5000, description: 'how long a broker call may take' }),
 
+  HUB_URL: Type.Optional(Type.String({ pattern: '^https?://', description: "the hub's public URL, linked from the page a launch without a spawn lands on" })),
   OAUTH_CLIENTS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'JSON file of OAuth clients [{client_id, client_secret, redirect_uris}]' })),
   HUB_CLIENT_ID: Type.Optional(Type.String({ minLength: 1, description: "the hub's OAuth client id" })),
   HUB_CLIENT_SECRET: Type.Optional(Type.String({ minLength: 16, description: "the hub's OAuth client secret" })),

@@ -153,7 +153,9 @@ const callbackRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       title: `Signed in to ${config.tool_name}`,
       body: html`<h1>You are signed in</h1>
 <p>You launched ${config.tool_name} as <strong>${session.username}</strong> (${session.userinfo.lti.role}).</p>
-<p>You can now open JupyterHub; it signs you in with this launch.</p>`
+${config.HUB_URL !== undefined
+  ? html`<p><a href="${config.HUB_URL}">Open JupyterHub</a>; it signs you in with this launch.</p>`
+  : html`<p>You can now open JupyterHub; it signs you in with this launch.</p>`}`
     }))
   })
 }

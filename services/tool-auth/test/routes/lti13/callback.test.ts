@@ -345,6 +345,13 @@ t.test('roles: a learner, an instructor (staff) and an administrator', async (t)
   }
 })
 
+t.test('with HUB_URL, the page after a launch links to the hub', async (t) => {
+  const platform = await startPlatform(t)
+  const app = await build(t, { env: { ...platform.env, HUB_URL: 'https://hub.test/hub/' }, store: 'memory' })
+  const { session } = await launch(app, platform)
+  t.match((await app.inject({ url: '/lti13/launch', headers: { cookie: `ltilaunch_session=${session}` } })).body, '<a href="https://hub.test/hub/">Open JupyterHub</a>')
+})
+
 t.test('without a session, /lti13/launch says to launch from the course', async (t) => {
   const app = await build(t, { store: 'memory' })
   const res = await app.inject({ url: '/lti13/launch', headers: { accept: 'application/json' } })
