@@ -31,7 +31,7 @@ class ShuttingDown extends Error {}
  */
 export class Worker {
   readonly #options: WorkerOptions
-  readonly #jobs = new Map<string, { abort: AbortController, done: Promise<void> }>()
+  readonly #jobs = new Map<string, { launchId: string, abort: AbortController, done: Promise<void> }>()
   #stopping = false
   readonly #stopped = new AbortController()
   #loops: Array<Promise<void>> = []
@@ -104,16 +104,19 @@ export class Worker {
   }
 
   #dispatch (entry: QueueEntry): void {
-    // Already ours and running (we reclaimed our own entry): nothing to do.
-    if (this.#jobs.has(entry.launchId)) return
+    // Our own entry, reclaimed while we still work on it: nothing to do.
+    if (this.#jobs.has(entry.entryId)) return
+    // Another entry of a launch this process is working on runs after it (and then finds it finished).
+    const before = [...this.#jobs.values()].filter((job) => job.launchId === entry.launchId).map((job) => job.done)
     const abort = new AbortController()
-    const done = this.#handle(entry, abort)
+    const done = Promise.allSettled(before)
+      .then(async () => { if (!abort.signal.aborted) await this.#handle(entry, abort) })
       .catch((err: unknown) => this.#options.log.error({ err, launch: entry.launchId }, 'launch handling failed'))
       .finally(() => {
-        this.#jobs.delete(entry.launchId)
+        this.#jobs.delete(entry.entryId)
         this.#slotFreed?.()
       })
-    this.#jobs.set(entry.launchId, { abort, done })
+    this.#jobs.set(entry.entryId, { launchId: entry.launchId, abort, done })
   }
 
   async #handle (entry: QueueEntry, abort: AbortController): Promise<void> {
