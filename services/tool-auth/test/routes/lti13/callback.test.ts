@@ -20,7 +20,7 @@ import { startPlatform } from '../../support/platform.js'
  *  - test_validate_launch_request_invalid_message_type         → "message type"
  *  - test_validate_launch_request_invalid_version              → "version"
  *  - test_validate_launch_request_empty_deployment_id          → "deployment id" (refused here: the spec requires one)
- *  - test_validate_launch_request_empty_target_link_uri        → "target link uri"
+ *  - test_validate_launch_request_empty_target_link_uri        → "target link uri" (refused here: checkLaunchClaims requires it)
  *  - test_validate_launch_request_empty_resource_link_id       → "empty resource link id"
  *  - test_alidate_launch_request_fails_on_too_old_iat          → "max age"
  *  - test_validate_launch_request_with_priv                    → "privacy mode"
