@@ -48,6 +48,13 @@ t.test('the progress page sends the browser to the hub login with next= the serv
   t.match(page.headers.location, '%2Fhub%2Fuser%2Fada%2F', 'next is url-encoded')
 })
 
+t.test('a hub under a path prefix: the login URL and next carry the prefix', async (t) => {
+  const { app } = await withHub(t, { HUB_PUBLIC_URL: 'https://uni.example.org/jhub/' })
+  const { id } = await launch(app, { username: 'prefixed' })
+  const page = await app.inject({ url: `/launches/${id}`, headers: { accept: 'text/html' } })
+  t.equal(page.headers.location, 'https://uni.example.org/jhub/hub/login?next=%2Fjhub%2Fhub%2Fuser%2Fprefixed%2F')
+})
+
 t.test('an existing user is not created again', async (t) => {
   const { hub, app } = await withHub(t)
   hub.addUser('known')

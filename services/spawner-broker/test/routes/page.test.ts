@@ -162,3 +162,17 @@ t.test('a launch that did not fail cannot be tried again', async (t) => {
   t.equal(retry.statusCode, 409)
   t.equal(retry.json().code, 'BROKER_RETRY_NOT_ALLOWED')
 })
+
+t.test('closing the server ends open event streams instead of waiting for them', async (t) => {
+  const app = await build(t, { env: { WORKER_CONCURRENCY: '0' } })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const address = app.server.address()
+  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+  const res = await postLaunch(app, launchRequest())
+  const stream = await fetch(`${base}/launches/${res.json().id}/events`)
+  const body = stream.text()
+  const started = Date.now()
+  await app.close()
+  t.ok(Date.now() - started < 3000, `closed in ${Date.now() - started} ms`)
+  t.match(await body, 'event: update')
+})

@@ -17,6 +17,9 @@ const KEEPALIVE_MS = 15_000
 const launchPages: FastifyPluginAsyncTypebox = async (fastify) => {
   const config = fastify.config
   const base = publicPath(config)
+  // Open event streams end when the server closes, so that they do not hold the shutdown.
+  const shutdown = { closing: false }
+  fastify.addHook('preClose', async () => { shutdown.closing = true })
 
   async function find (id: string): Promise<StoredLaunch> {
     const launch = await fastify.launches.get(id)
@@ -66,7 +69,7 @@ const launchPages: FastifyPluginAsyncTypebox = async (fastify) => {
     let lastWrite = Date.now()
     // Bounded: an EventSource reconnects by itself after the stream ends.
     const until = Date.now() + config.SPAWN_TIMEOUT * 1000 + 60_000
-    while (!state.closed && !TERMINAL.has(launch.status) && Date.now() < until) {
+    while (!state.closed && !shutdown.closing && !TERMINAL.has(launch.status) && Date.now() < until) {
       await new Promise((resolve) => setTimeout(resolve, config.PROGRESS_POLL_MS))
       let next: StoredLaunch | undefined
       try {
