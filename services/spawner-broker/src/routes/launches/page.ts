@@ -51,7 +51,8 @@ const launchPages: FastifyPluginAsyncTypebox = async (fastify) => {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
       'x-accel-buffering': 'no',
-      connection: 'keep-alive'
+      // One stream per connection: when it ends the socket goes, and a closing server is not held open.
+      connection: 'close'
     })
     const state = { closed: false }
     request.raw.on('close', () => { state.closed = true })
