@@ -19,6 +19,9 @@
  *   --experiment autopipeline
  *                           preload bench/experiments/autopipeline.mjs into the services
  *                           (ioredis enableAutoPipelining), to measure that change
+ *   --experiment memlog     preload bench/experiments/memlog.mjs: each service logs its
+ *                           memoryUsage() every 2 s; the memory table then shows the V8 heap
+ *   --node-args "F ..."      extra node flags for every service (e.g. --max-semi-space-size=4)
  *   --no-build              do not run the build first
  *
  * Prints tables and writes test/output/bench/<timestamp>.json and latest.json.
@@ -26,7 +29,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { runLevel, type LevelResult } from './full.js'
@@ -56,6 +59,7 @@ interface Options {
   build: boolean
   experiments: string[]
   progressPollMs: number
+  nodeArgs: string[]
 }
 
 function parseArgs (argv: string[]): Options {
@@ -70,7 +74,8 @@ function parseArgs (argv: string[]): Options {
     cpuProf: false,
     build: true,
     experiments: [],
-    progressPollMs: 50
+    progressPollMs: 50,
+    nodeArgs: []
   }
   let launchesSet = false
   for (let i = 0; i < argv.length; i++) {
@@ -94,6 +99,7 @@ function parseArgs (argv: string[]): Options {
       case '--no-build': options.build = false; break
       case '--experiment': options.experiments.push(value()); break
       case '--progress-poll-ms': options.progressPollMs = Number(value()); break
+      case '--node-args': options.nodeArgs.push(...value().split(/\s+/).filter(Boolean)); break
       case '--help': case '-h':
         process.stdout.write(readFileHeader())
         process.exit(0)
@@ -118,7 +124,8 @@ function readFileHeader (): string {
 
 /** Bench-only experiments: modules preloaded into the services. */
 const EXPERIMENTS: Record<string, string> = {
-  autopipeline: pathToFileURL(path.join(testDir, 'bench', 'experiments', 'autopipeline.mjs')).href
+  autopipeline: pathToFileURL(path.join(testDir, 'bench', 'experiments', 'autopipeline.mjs')).href,
+  memlog: pathToFileURL(path.join(testDir, 'bench', 'experiments', 'memlog.mjs')).href
 }
 
 const log = (line: string): void => { process.stdout.write(`${line}\n`) }
@@ -140,7 +147,7 @@ interface Report {
   full?: LevelResult[]
   /** Redis commands of a few sequential launches, by service, command and key shape (MONITOR). */
   redisByKey?: Array<{ service: string, command: string, key: string, perLaunch: number }>
-  memory?: { launches: number, idle: Record<string, number>, after: Record<string, number>, idlePrivate: Record<string, number>, afterPrivate: Record<string, number>, samples: Array<{ launches: number, rssMb: Record<string, number> }>, failed: number, redisKeysLeft: number }
+  memory?: { launches: number, idle: Record<string, number>, after: Record<string, number>, idlePrivate: Record<string, number>, afterPrivate: Record<string, number>, heap: Record<string, Record<string, number> | undefined>, samples: Array<{ launches: number, rssMb: Record<string, number> }>, failed: number, redisKeysLeft: number }
   scaling?: { single?: LevelResult, replicated: LevelResult, ratio?: number, requestsPerReplica: Record<string, number> }
   validation?: ValidationSuiteResult
   targets?: Array<{ target: string, value: string, goal: string, met: boolean | null }>
@@ -209,7 +216,7 @@ async function main (): Promise<void> {
     // 2. Full launch, and 4. memory on the same stack.
     if (redis && (options.only.has('full') || options.only.has('memory') || options.only.has('scaling'))) {
       log(heading('2. full launch: platform -> tool-auth -> broker (dry-run) -> hub OAuth2'))
-      single = await startStack({ repo, label: 'single', replicas: 1, redisUrl: redis.url, redisPrefix: `${redisPrefix}single:`, logDir, workDir: path.join(workDir, 'single'), logLevel: options.logLevel, progressPollMs: options.progressPollMs, imports: options.experiments.map((e) => EXPERIMENTS[e] as string), ...(profDir ? { cpuProfDir: profDir } : {}) })
+      single = await startStack({ repo, label: 'single', replicas: 1, redisUrl: redis.url, redisPrefix: `${redisPrefix}single:`, logDir, workDir: path.join(workDir, 'single'), logLevel: options.logLevel, progressPollMs: options.progressPollMs, nodeArgs: options.nodeArgs, imports: options.experiments.map((e) => EXPERIMENTS[e] as string), ...(profDir ? { cpuProfDir: profDir } : {}) })
       await new Promise((resolve) => setTimeout(resolve, 500))
       const idle = Object.fromEntries(single.processes().map(({ service, replica, proc }) => [`${service}#${replica}`, rssMb(proc.pid)]))
       const idlePrivate = Object.fromEntries(single.processes().map(({ service, replica, proc }) => [`${service}#${replica}`, privateMb(proc.pid)]))
@@ -276,8 +283,11 @@ async function main (): Promise<void> {
         }
         if (single.launches < options.launches) warn(`!!! memory: only ${single.launches} of ${options.launches} launches within the time cap`)
         const keysLeft = await countPrefix(redis.client, `${redisPrefix}single:`)
+        // With --experiment memlog, the services' last heap figures, from their logs.
+        await new Promise((resolve) => setTimeout(resolve, 2500))
+        const heap = Object.fromEntries((single as Stack).processes().map(({ service, replica, proc }) => [`${service}#${replica}`, lastMemLog(proc.logFile)]))
         const afterPrivate = Object.fromEntries(single.processes().map(({ service, replica, proc }) => [`${service}#${replica}`, privateMb(proc.pid)]))
-        report.memory = { launches: single.launches, idle, after: rssNow(), idlePrivate, afterPrivate, samples, failed, redisKeysLeft: keysLeft }
+        report.memory = { launches: single.launches, idle, after: rssNow(), idlePrivate, afterPrivate, heap, samples, failed, redisKeysLeft: keysLeft }
         printMemory(report.memory)
       }
       await single.stop()
@@ -287,7 +297,7 @@ async function main (): Promise<void> {
     // 5. Scaling: two replicas of each service behind the same Redis.
     if (redis && options.only.has('scaling')) {
       log(heading('5. scaling: two replicas of each service, one Redis, round-robin per request'))
-      const replicated = await startStack({ repo, label: 'replicated', replicas: 2, redisUrl: redis.url, redisPrefix: `${redisPrefix}replicated:`, logDir, workDir: path.join(workDir, 'replicated'), logLevel: options.logLevel, progressPollMs: options.progressPollMs, imports: options.experiments.map((e) => EXPERIMENTS[e] as string), ...(profDir ? { cpuProfDir: profDir } : {}) })
+      const replicated = await startStack({ repo, label: 'replicated', replicas: 2, redisUrl: redis.url, redisPrefix: `${redisPrefix}replicated:`, logDir, workDir: path.join(workDir, 'replicated'), logLevel: options.logLevel, progressPollMs: options.progressPollMs, nodeArgs: options.nodeArgs, imports: options.experiments.map((e) => EXPERIMENTS[e] as string), ...(profDir ? { cpuProfDir: profDir } : {}) })
       try {
         let user = 1_000_000
         const warm = await Promise.all(Array.from({ length: options.quick ? 5 : 20 }, async () => await launchOnce(replicated, user++)))
@@ -391,6 +401,16 @@ async function main (): Promise<void> {
   log(`written ${path.relative(repo, file)} and latest.json`)
 }
 
+function lastMemLog (file: string): Record<string, number> | undefined {
+  try {
+    const lines = readFileSync(file, 'utf8').split('\n').filter((line) => line.startsWith('[bench-mem] '))
+    const last = lines[lines.length - 1]
+    return last ? JSON.parse(last.slice('[bench-mem] '.length)) as Record<string, number> : undefined
+  } catch {
+    return undefined
+  }
+}
+
 function noteFailures (report: Report, where: string, result: LevelResult): void {
   if (result.failed === 0) return
   report.failures.total += result.failed
@@ -443,6 +463,9 @@ function printMemory (memory: NonNullable<Report['memory']>): void {
     name, fmt(memory.idle[name]), ...memory.samples.slice(1).map((s) => fmt(s.rssMb[name])), fmt(memory.after[name]), fmt(memory.idlePrivate[name]), fmt(memory.afterPrivate[name])
   ])))
   log('(private: anonymous memory of the process alone; RSS also counts ~40 MB of node\'s own code pages shared by every node process)')
+  for (const [name, heap] of Object.entries(memory.heap)) {
+    if (heap) log(`${name} after: ${Object.entries(heap).map(([key, value]) => `${key} ${fmt(value)} MB`).join(', ')}`)
+  }
   log(`launches: ${memory.launches} (${memory.failed} failed); Redis keys left under the prefix: ${memory.redisKeysLeft}`)
 }
 

@@ -74,6 +74,8 @@ export async function startStack (options: {
   progressPollMs: number
   /** Modules to preload into every service (`node --import`), for bench-only experiments. */
   imports?: string[]
+  /** Further node flags for every service (e.g. --max-semi-space-size=4), for experiments. */
+  nodeArgs?: string[]
 }): Promise<Stack> {
   const { replicas } = options
   mkdirSync(options.workDir, { recursive: true })
@@ -183,6 +185,7 @@ export async function startStack (options: {
         ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, `--cpu-prof-name=${options.label}-${name}-${i}.cpuprofile`]
         : []
       for (const module of options.imports ?? []) nodeArgs.push(`--import=${module}`)
+      nodeArgs.push(...(options.nodeArgs ?? []))
       const proc = startProcess({
         name: `${options.label}-${name}-${i}`,
         command: process.execPath,
