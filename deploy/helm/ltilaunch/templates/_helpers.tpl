@@ -213,6 +213,10 @@ HUB_API_TOKEN: hub-api-token
   value: {{ $v.hub.clientId | quote }}
 - name: HUB_REDIRECT_URI
   value: {{ required "toolAuth.hub.redirectUri is required: the hub's oauth_callback_url" $v.hub.redirectUri | quote }}
+{{- with $v.hub.publicUrl }}
+- name: HUB_URL
+  value: {{ . | quote }}
+{{- end }}
 {{- else if eq .key "spawnerBroker" }}
 - name: IMAGE_POLICY_FILE
   value: /etc/ltilaunch/image-policy.yaml
