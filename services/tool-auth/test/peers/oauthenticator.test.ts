@@ -17,6 +17,10 @@ import { startPlatform } from '../support/platform.js'
 const python = process.env.LTILAUNCH_PEERS_PYTHON ?? fileURLToPath(new URL('../../../../test/.peers/venv/bin/python', import.meta.url))
 const script = fileURLToPath(new URL('./generic_oauthenticator.py', import.meta.url))
 
+// Where the peers must be there (CI installs them first), their absence fails the run.
+if (!existsSync(python) && process.env.LTILAUNCH_REQUIRE_PEERS === '1') {
+  throw new Error(`LTILAUNCH_REQUIRE_PEERS=1 but there is no peers' Python at ${python}: run the e2e peer setup first`)
+}
 const skip = existsSync(python) ? false : `no peers' Python at ${python}`
 
 t.test('GenericOAuthenticator logs the launched user in, with groups, PKCE and refresh, with basic_auth at its default and on', { skip }, async (t) => {
