@@ -1,6 +1,7 @@
 import type { RedisStore } from '@ltilaunch/service-kit'
 import { testRedisUrl } from '@ltilaunch/service-kit/testing'
 import t from 'tap'
+import type { WorkQueue } from '../src/queue/queue.js'
 import { RedisStreamQueue } from '../src/queue/redis-stream.js'
 import { Worker } from '../src/worker/worker.js'
 import { fakeHubForTest } from './fake-hub.js'
@@ -124,4 +125,48 @@ t.test('stopping the app cuts a running spawn short and leaves it queued for ano
   const record = await waitForLaunch(second as unknown as App, id)
   t.equal(record.status, 'ready')
   t.equal(hub.starts.length, 1, 'the pending spawn was followed, not repeated')
+})
+
+t.test('a failed acknowledgement does not turn a ready launch into a failed one', async (t) => {
+  const app = await build(t, { store: 'memory', env: { WORKER_CONCURRENCY: '0' } })
+  const res = await postLaunch(app, launchRequest())
+  const queue = app.workQueue
+  const counter = { acks: 0 }
+  const flaky: WorkQueue = {
+    kind: queue.kind,
+    consumer: queue.consumer,
+    enqueue: queue.enqueue.bind(queue),
+    read: queue.read.bind(queue),
+    reclaim: queue.reclaim.bind(queue),
+    touch: queue.touch.bind(queue),
+    acquireLease: queue.acquireLease.bind(queue),
+    renewLease: queue.renewLease.bind(queue),
+    releaseLease: queue.releaseLease.bind(queue),
+    interrupt: queue.interrupt.bind(queue),
+    ping: queue.ping.bind(queue),
+    close: queue.close.bind(queue),
+    ack: async () => {
+      counter.acks++
+      throw new Error('connection lost')
+    }
+  }
+  const worker = new Worker({
+    queue: flaky,
+    launches: app.launches,
+    driver: app.spawnDriver,
+    log: app.log,
+    concurrency: 1,
+    claimIdleMs: 1000,
+    spawnTimeoutMs: 5000,
+    maxDeliveries: 5,
+    blockMs: 100
+  })
+  worker.start()
+  t.teardown(async () => await worker.stop())
+  const record = await waitForLaunch(app, res.json().id)
+  t.equal(record.status, 'ready')
+  for (let i = 0; i < 40 && counter.acks === 0; i++) await sleep(25)
+  t.equal(counter.acks, 1, 'the acknowledgement was tried')
+  await sleep(100)
+  t.equal((await getLaunch(app, record.id)).json().status, 'ready', 'and the launch stays ready')
 })

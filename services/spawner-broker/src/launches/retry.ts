@@ -35,7 +35,15 @@ export async function retryLaunch (fastify: FastifyInstance, launch: StoredLaunc
   delete launch.reason
   addProgress(launch, 'Trying again', 0)
   await fastify.launches.save(launch)
-  await enqueue(fastify, launch)
+  try {
+    await enqueue(fastify, launch)
+  } catch (err) {
+    // Not left pending with nothing queued: failed again, with a fresh try-again form.
+    launch.status = 'failed'
+    launch.reason = 'The launch could not be queued again (the queue is not answering). Try again in a moment.'
+    await fastify.launches.save(launch).catch(() => {})
+    throw err
+  }
   fastify.log.info({ launch: launch.id, attempt: launch.attempt }, 'launch queued again')
   return launch
 }

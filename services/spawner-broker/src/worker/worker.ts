@@ -121,7 +121,14 @@ export class Worker {
 
   async #handle (entry: QueueEntry, abort: AbortController): Promise<void> {
     const { queue, launches, driver, log, claimIdleMs } = this.#options
-    if (!(await queue.acquireLease(entry.launchId, claimIdleMs))) {
+    let leased: boolean
+    try {
+      leased = await queue.acquireLease(entry.launchId, claimIdleMs)
+    } catch (err) {
+      this.#warn(err, 'cannot take a launch lease; the launch stays queued')
+      return
+    }
+    if (!leased) {
       // A live worker holds it; it acknowledges the entry when it is done.
       log.debug({ launch: entry.launchId }, 'launch is leased by another worker; leaving it')
       return
@@ -141,13 +148,13 @@ export class Worker {
       launch = await launches.get(entry.launchId)
       if (!launch || launch.attempt !== entry.attempt || TERMINAL.has(launch.status)) {
         // Expired, retried since (the retry has its own entry), or finished by a worker that died before acknowledging.
-        await queue.ack(entry.entryId)
+        await this.#ack(entry)
         return
       }
       launch.deliveries += 1
       if (launch.deliveries > this.#options.maxDeliveries) {
         await this.#fail(launch, `The launch was taken up ${launch.deliveries - 1} times without finishing; giving up.`)
-        await queue.ack(entry.entryId)
+        await this.#ack(entry)
         return
       }
       launch.status = 'spawning'
@@ -168,23 +175,23 @@ export class Worker {
       if (result.dryRun) launch.dryRun = result.dryRun
       addProgress(launch, result.dryRun ? 'Dry run finished' : 'Your server is ready', 100)
       await launches.save(launch)
-      await queue.ack(entry.entryId)
+      await this.#ack(entry)
       log.info({ launch: launch.id, user: launch.username, image: launch.image, server: launch.serverName }, 'launch ready')
     } catch (err) {
       const reason: unknown = abort.signal.aborted ? abort.signal.reason : undefined
       if (launch && reason instanceof SpawnTimeout) {
         await this.#fail(launch, `The server did not become ready within ${Math.round(this.#options.spawnTimeoutMs / 1000)} seconds.`)
-        await queue.ack(entry.entryId)
+        await this.#ack(entry)
       } else if (reason instanceof ShuttingDown || reason instanceof LeaseLost) {
         // Left on the queue: another worker claims it once it has been idle long enough.
         log.warn({ launch: entry.launchId, why: reason.constructor.name }, 'spawn cut short; the launch stays queued')
       } else if (launch && err instanceof SpawnFailed) {
         await this.#fail(launch, err.message)
-        await queue.ack(entry.entryId)
+        await this.#ack(entry)
       } else if (launch && !isStoreError(err)) {
         log.error({ err, launch: launch.id }, 'unexpected error while spawning')
         await this.#fail(launch, 'The broker hit an unexpected error while starting your server.')
-        await queue.ack(entry.entryId)
+        await this.#ack(entry)
       } else {
         // Redis is away: the entry stays pending and is taken up again later.
         this.#warn(err, 'cannot record a launch; it stays queued')
@@ -193,6 +200,15 @@ export class Worker {
       clearInterval(heartbeat)
       clearTimeout(timeout)
       await queue.releaseLease(entry.launchId).catch(() => {})
+    }
+  }
+
+  // A lost acknowledgement is harmless: the entry is claimed again later and dropped, its launch being finished.
+  async #ack (entry: QueueEntry): Promise<void> {
+    try {
+      await this.#options.queue.ack(entry.entryId)
+    } catch (err) {
+      this.#warn(err, 'cannot acknowledge a queue entry; it will be dropped when claimed again')
     }
   }
 
