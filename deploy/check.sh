@@ -108,13 +108,22 @@ run "helm lint --strict" helm lint --strict "$chart" --values deploy/checks/helm
 run "helm template: defaults + a Redis URL" render default --set redis.url=redis://redis-master:6379/0 "${keys[@]}"
 run "helm template: Sentinel, HPA, ingress, every secret and file" render full --values deploy/checks/helm-values-full.yaml "${keys[@]}"
 run "helm template: existing secrets" render existing --values deploy/checks/helm-values-existing.yaml
+# The example values in docs/operator-guide.md (section 4.3), as an operator would use them.
+python3 - > "$rendered/guide-values.yaml" <<'PY'
+import re
+guide = open("docs/operator-guide.md").read()
+print(re.search(r"```yaml\n(# my-values\.yaml\n.*?)```", guide, re.S).group(1))
+PY
+run "helm template: the guide's example values" render guide --values "$rendered/guide-values.yaml" --set-file "toolAuth.toolKey=$rendered/tool-auth.pem"
 run "helm template refuses a missing signing key" refuses "platform.signingKey is required" --set redis.url=redis://r:6379
 run "helm template refuses two Redis modes" refuses "give exactly one of redis.url" --set redis.url=redis://r:6379 --set redis.sentinels=s:26379 "${keys[@]}"
-for f in "$rendered"/{default,full,existing}.yaml; do
+for f in "$rendered"/{default,full,existing,guide}.yaml; do
   run "kubernetes-validate --strict ($(basename "$f"), k8s $K8S_VERSION)" \
     kubernetes-validate --strict --quiet --kubernetes-version "$K8S_VERSION" "$f"
 done
-run "rendered manifests: probes, non-root, PDBs, selectors, mounts" python3 deploy/checks/manifests.py "$rendered"/{default,full,existing}.yaml
+run "rendered manifests: probes, non-root, PDBs, selectors, mounts" python3 deploy/checks/manifests.py \
+  --external=ltilaunch-redis,ltilaunch-platform-keys,ltilaunch-tool-auth-keys,ltilaunch-broker-tokens,redis \
+  "$rendered"/{default,full,existing,guide}.yaml
 run "values-z2jh.yaml hub.config loads with GenericOAuthenticator/KubeSpawner" \
   python3 deploy/checks/hub_config.py --z2jh deploy/helm/examples/values-z2jh.yaml
 
@@ -127,7 +136,7 @@ if ! $static_only; then
   step "workspace build (pnpm build)"
   run "pnpm build" pnpm build --output-logs=errors-only
   run "env names in compose and the chart are ones the services read" \
-    node deploy/checks/env_names.mjs "$rendered"/{default,full,existing}.yaml
+    node deploy/checks/env_names.mjs "$rendered"/{default,full,existing,guide}.yaml
   step "deploy/Dockerfile's build stage, as plain commands"
   # The stage differs between services only by SERVICE; the boots below
   # deploy all three. DEPLOY_CHECK_ALL_IMAGES=1 runs the stage for each.

@@ -6,6 +6,7 @@ service names is defined; the services' PORT matches the published port.
 """
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 import yaml
 
@@ -45,6 +46,42 @@ for name, service in services.items():
         target = str(published).split(":")[-1]
         if port and target != port:
             problems.append(f"{name}: publishes container port {target} but PORT is {port}")
+
+# The values that two services must share agree.
+def env_of(name):
+    return services.get(name, {}).get("environment") or {}
+
+
+tool, broker, hub, platform = env_of("tool-auth"), env_of("spawner-broker"), env_of("jupyterhub"), env_of("platform")
+pairs = [
+    ("tool-auth HUB_CLIENT_ID", tool.get("HUB_CLIENT_ID"), "jupyterhub OAUTH_CLIENT_ID", hub.get("OAUTH_CLIENT_ID")),
+    ("tool-auth HUB_CLIENT_SECRET_FILE", tool.get("HUB_CLIENT_SECRET_FILE"), "jupyterhub OAUTH_CLIENT_SECRET_FILE", hub.get("OAUTH_CLIENT_SECRET_FILE")),
+    ("tool-auth HUB_REDIRECT_URI", tool.get("HUB_REDIRECT_URI"), "jupyterhub HUB_PUBLIC_URL + /hub/oauth_callback", f"{hub.get('HUB_PUBLIC_URL')}/hub/oauth_callback"),
+    ("tool-auth BROKER_SERVICE_TOKEN_FILE", tool.get("BROKER_SERVICE_TOKEN_FILE"), "spawner-broker BROKER_SERVICE_TOKEN_FILE", broker.get("BROKER_SERVICE_TOKEN_FILE")),
+    ("spawner-broker HUB_API_TOKEN_FILE", broker.get("HUB_API_TOKEN_FILE"), "jupyterhub BROKER_HUB_API_TOKEN_FILE", hub.get("BROKER_HUB_API_TOKEN_FILE")),
+    ("spawner-broker HUB_PUBLIC_URL", broker.get("HUB_PUBLIC_URL"), "jupyterhub HUB_PUBLIC_URL", hub.get("HUB_PUBLIC_URL")),
+    ("tool-auth issuer", tool.get("issuer"), "platform PUBLIC_URL", platform.get("PUBLIC_URL")),
+    ("tool-auth authorize_url", tool.get("authorize_url"), "platform PUBLIC_URL + /lti/authorize", f"{platform.get('PUBLIC_URL')}/lti/authorize"),
+    ("jupyterhub OAUTH_AUTHORIZE_URL", hub.get("OAUTH_AUTHORIZE_URL"), "tool-auth PUBLIC_URL + /oauth2/authorize", f"{tool.get('PUBLIC_URL')}/oauth2/authorize"),
+]
+for left, a, right, b in pairs:
+    if a != b:
+        problems.append(f"{left} ({a}) differs from {right} ({b})")
+# URLs a server (not a browser) fetches must name a compose service.
+for owner, env, name in [("tool-auth", tool, "jwks_endpoint"), ("tool-auth", tool, "BROKER_URL"), ("spawner-broker", broker, "HUB_URL"),
+                         ("jupyterhub", hub, "OAUTH_TOKEN_URL"), ("jupyterhub", hub, "OAUTH_USERDATA_URL")]:
+    host = urlparse(env.get(name, "")).hostname
+    if host not in services:
+        problems.append(f"{owner} {name}: {env.get(name)} is fetched by a container, so its host must be a compose service, not {host}")
+tools_file = yaml.safe_load((base / "compose/platform-tools.yaml").read_text())["tools"][0]
+tool_public = tool.get("PUBLIC_URL")
+for field, path in [("initiate_login_uri", "/lti13/oauth_login"), ("target_link_uri", "/lti13/launch")]:
+    if tools_file.get(field) != f"{tool_public}{path}":
+        problems.append(f"compose/platform-tools.yaml {field} should be {tool_public}{path}")
+if tools_file.get("redirect_uris") != [f"{tool_public}/lti13/oauth_callback"]:
+    problems.append(f"compose/platform-tools.yaml redirect_uris should be [{tool_public}/lti13/oauth_callback]")
+if tools_file.get("client_id") != tool.get("client_id"):
+    problems.append("compose/platform-tools.yaml client_id differs from tool-auth's client_id")
 
 # The images the demo platform offers must be ones the broker's policy allows.
 tools = yaml.safe_load((base / "compose/platform-tools.yaml").read_text())["tools"]

@@ -108,12 +108,31 @@ def z2jh_mode(path):
     services = [{"name": name, **spec} for name, spec in hub.get("services", {}).items()]
     roles = [{"name": name, **spec} for name, spec in hub.get("loadRoles", {}).items()]
     check_roles(roles, services, f"{path} hub.loadRoles")
+    # The hub's OAuth settings must match the ltilaunch chart's defaults, for a
+    # release named ltilaunch in namespace ltilaunch (as the guide installs it).
+    root = Path(__file__).resolve().parents[2]
+    chart = yaml.safe_load((root / "deploy/helm/ltilaunch/values.yaml").read_text())
+    oauth = hub.get("config", {}).get("GenericOAuthenticator", {})
+    tool_auth_svc = "http://ltilaunch-tool-auth.ltilaunch.svc.cluster.local:3001"
+    expected = {
+        "client_id": chart["toolAuth"]["hub"]["clientId"],
+        "oauth_callback_url": chart["toolAuth"]["hub"]["redirectUri"],
+        "authorize_url": f"{chart['toolAuth']['publicUrl']}/oauth2/authorize",
+        "token_url": f"{tool_auth_svc}/oauth2/token",
+        "userdata_url": f"{tool_auth_svc}/oauth2/userinfo",
+    }
+    for name, want in expected.items():
+        if oauth.get(name) != want:
+            problems.append(f"{path}: GenericOAuthenticator.{name} is {oauth.get(name)}, the chart needs {want}")
+    if not chart["toolAuth"]["hub"]["redirectUri"].startswith(chart["spawnerBroker"]["hub"]["publicUrl"]):
+        problems.append("chart values: toolAuth.hub.redirectUri is not under spawnerBroker.hub.publicUrl")
+    if "spawner-broker" not in hub.get("services", {}):
+        problems.append(f"{path}: hub.services has no spawner-broker")
     profiles = values.get("singleuser", {}).get("profileList", [])
     if not profiles:
         problems.append(f"{path}: singleuser.profileList is empty")
     # The chart's broker settings must name this profile, option and choices,
     # and its image policy must allow exactly the images the choices start.
-    root = Path(__file__).resolve().parents[2]
     broker = yaml.safe_load((root / "deploy/helm/ltilaunch/values.yaml").read_text())["spawnerBroker"]
     env = broker["env"]
     profile = next((p for p in profiles if p.get("slug") == env.get("HUB_KUBESPAWNER_PROFILE")), None)

@@ -9,7 +9,8 @@
   ConfigMap and Secret that a pod mounts or reads is rendered too (unless it
   is an existingSecret the values name).
 
-  python3 manifests.py rendered.yaml ...
+  python3 manifests.py [--external=secret,secret] rendered.yaml ...
+      --external: Secrets that exist outside the chart (existingSecret values)
 """
 import sys
 
@@ -22,7 +23,15 @@ def labels_match(selector, labels):
     return all(labels.get(k) == v for k, v in (selector or {}).items())
 
 
-for path in sys.argv[1:]:
+external_secrets = set()
+paths = []
+for arg in sys.argv[1:]:
+    if arg.startswith("--external="):
+        external_secrets |= set(filter(None, arg.split("=", 1)[1].split(",")))
+    else:
+        paths.append(arg)
+
+for path in paths:
     docs = [d for d in yaml.safe_load_all(open(path)) if d]
     by_kind = {}
     for d in docs:
@@ -31,7 +40,6 @@ for path in sys.argv[1:]:
     if not deployments:
         problems.append(f"{path}: no Deployment rendered")
     rendered = {(d["kind"], d["metadata"]["name"]) for d in docs}
-    external_secrets = {"ltilaunch-redis", "ltilaunch-platform-keys", "ltilaunch-tool-auth-keys", "ltilaunch-broker-tokens"}
 
     for dep in deployments:
         name = dep["metadata"]["name"]
