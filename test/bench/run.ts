@@ -19,6 +19,8 @@
  *   --experiment autopipeline
  *                           preload bench/experiments/autopipeline.mjs into the services
  *                           (ioredis enableAutoPipelining), to measure that change
+ *   --experiment http-fetch preload bench/experiments/http-fetch.mjs: tool-auth's calls to the
+ *                           broker go over node:http with a keep-alive Agent, not fetch
  *   --experiment memlog     preload bench/experiments/memlog.mjs: each service logs its
  *                           memoryUsage() every 2 s; the memory table then shows the V8 heap
  *   --node-args "F ..."      extra node flags for every service (e.g. --max-semi-space-size=4)
@@ -125,7 +127,8 @@ function readFileHeader (): string {
 /** Bench-only experiments: modules preloaded into the services. */
 const EXPERIMENTS: Record<string, string> = {
   autopipeline: pathToFileURL(path.join(testDir, 'bench', 'experiments', 'autopipeline.mjs')).href,
-  memlog: pathToFileURL(path.join(testDir, 'bench', 'experiments', 'memlog.mjs')).href
+  memlog: pathToFileURL(path.join(testDir, 'bench', 'experiments', 'memlog.mjs')).href,
+  'http-fetch': pathToFileURL(path.join(testDir, 'bench', 'experiments', 'http-fetch.mjs')).href
 }
 
 const log = (line: string): void => { process.stdout.write(`${line}\n`) }
@@ -166,6 +169,8 @@ async function main (): Promise<void> {
   const workDir = path.join(runDir, 'work')
   const profDir = options.cpuProf ? path.join(runDir, 'profiles') : undefined
   mkdirSync(logDir, { recursive: true })
+  // The harness helpers (JupyterHub, ltijs) log where this says.
+  process.env.LTILAUNCH_E2E_LOG_DIR = logDir
   if (profDir) mkdirSync(profDir, { recursive: true })
   const machineStart = machineCpu()
   const report: Report = {

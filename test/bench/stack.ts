@@ -2,7 +2,7 @@ import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { Router } from './lib/client.js'
-import { freePort, startProcess, waitForHttp, type BenchProcess } from './lib/processes.js'
+import { freePort, startProcess, type BenchProcess } from './lib/processes.js'
 import { rssMb } from './lib/proc.js'
 
 /**
@@ -176,45 +176,48 @@ export async function startStack (options: {
 
   const router = new Router()
   const instances = {} as Record<ServiceName, ServiceInstance>
-  // Start the broker first, then the platform, then tool-auth (which may fetch JWKS early).
-  const order: ServiceName[] = ['spawner-broker', 'platform', 'tool-auth']
-  for (const name of order) {
-    const replicasOf: ServiceInstance['replicas'] = []
-    for (let i = 0; i < replicas; i++) {
-      const nodeArgs = options.cpuProfDir
-        ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, `--cpu-prof-name=${options.label}-${name}-${i}.cpuprofile`]
-        : []
-      for (const module of options.imports ?? []) nodeArgs.push(`--import=${module}`)
-      nodeArgs.push(...(options.nodeArgs ?? []))
-      const proc = startProcess({
-        name: `${options.label}-${name}-${i}`,
-        command: process.execPath,
-        args: [...nodeArgs, path.join(options.repo, 'services', name, 'dist', 'server.js')],
-        cwd: path.join(options.repo, 'services', name),
-        env: envFor(name, i),
-        logDir: options.logDir
-      })
-      replicasOf.push({ url: realUrl(name, i), proc })
+  const started: BenchProcess[] = []
+  const stopStarted = async (): Promise<void> => {
+    // tool-auth first, so nothing calls a stopped peer; SIGTERM lets --cpu-prof write its profile.
+    for (const name of ['tool-auth', 'platform', 'spawner-broker'] as ServiceName[]) {
+      await Promise.all((instances[name]?.replicas ?? []).map(async (replica) => await replica.proc.stop()))
     }
-    instances[name] = { name, publicUrl: publicUrls[name], replicas: replicasOf }
-    router.add(publicUrls[name], replicasOf.map((replica) => replica.url))
+    await Promise.all(started.map(async (proc) => await proc.stop()))
+  }
+  // The broker first, then the platform, then tool-auth (which fetches the platform's JWKS).
+  const order: ServiceName[] = ['spawner-broker', 'platform', 'tool-auth']
+  try {
+    for (const name of order) {
+      const replicasOf = await Promise.all(Array.from({ length: replicas }, async (_, i) => {
+        const nodeArgs = options.cpuProfDir
+          ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, `--cpu-prof-name=${options.label}-${name}-${i}.cpuprofile`]
+          : []
+        for (const module of options.imports ?? []) nodeArgs.push(`--import=${module}`)
+        nodeArgs.push(...(options.nodeArgs ?? []))
+        const proc = await startProcess({
+          name: `${options.label}-${name}-${i}`,
+          cmd: process.execPath,
+          args: [...nodeArgs, path.join(options.repo, 'services', name, 'dist', 'server.js')],
+          cwd: path.join(options.repo, 'services', name),
+          env: envFor(name, i),
+          logDir: options.logDir,
+          readyUrl: `${realUrl(name, i)}/readyz`,
+          timeoutMs: 30000,
+          graceMs: 8000
+        })
+        started.push(proc)
+        return { url: realUrl(name, i), proc }
+      }))
+      instances[name] = { name, publicUrl: publicUrls[name], replicas: replicasOf }
+      router.add(publicUrls[name], replicasOf.map((replica) => replica.url))
+    }
+  } catch (err) {
+    await stopStarted()
+    throw err
   }
   const processes = (): Array<{ service: ServiceName, replica: number, proc: BenchProcess }> =>
     SERVICES.flatMap((service) => instances[service].replicas.map((replica, i) => ({ service, replica: i, proc: replica.proc })))
-  const stop = async (): Promise<void> => {
-    // tool-auth first, so nothing calls a stopped peer; SIGTERM lets --cpu-prof write its profile.
-    for (const name of ['tool-auth', 'platform', 'spawner-broker'] as ServiceName[]) {
-      await Promise.all(instances[name].replicas.map(async (replica) => await replica.proc.stop(8000)))
-    }
-  }
-  try {
-    for (const { proc, service, replica } of processes()) {
-      await waitForHttp(`${realUrl(service, replica)}/readyz`, proc, 30000)
-    }
-  } catch (err) {
-    await stop()
-    throw err
-  }
+  const stop = stopStarted
   return {
     label: options.label,
     services: instances,

@@ -1,10 +1,10 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { createDatabase } from './lib/postgres.js'
-import { freePort, startProcess, waitForHttp, type BenchProcess } from './lib/processes.js'
-import { findVenv, startLtiAuthenticatorHub } from './peers/jupyterhub.js'
+import { startLtijsTool } from '../peers/ltijs-tool.js'
+import { Cleanup } from './lib/cleanup.js'
+import { freePort, startProcess, type BenchProcess } from './lib/processes.js'
+import { startLtiAuthenticatorHub } from './peers/jupyterhub.js'
 import { startStubBroker } from './stub-broker.js'
 import { startBenchPlatform, type BenchPlatform } from './tokens.js'
 import { measureCallback, type ValidationResult } from './validation.js'
@@ -43,9 +43,9 @@ async function startToolAuth (options: {
   const toolKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
   const nodeArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, '--cpu-prof-name=validation-tool-auth.cpuprofile'] : []
   for (const module of options.imports ?? []) nodeArgs.push(`--import=${module}`)
-  const proc = startProcess({
+  const proc = await startProcess({
     name: 'validation-tool-auth',
-    command: process.execPath,
+    cmd: process.execPath,
     args: [...nodeArgs, path.join(options.repo, 'services', 'tool-auth', 'dist', 'server.js')],
     cwd: path.join(options.repo, 'services', 'tool-auth'),
     env: {
@@ -73,9 +73,9 @@ async function startToolAuth (options: {
       TOOL_KEY: toolKey,
       RATE_LIMIT_MAX: '0'
     },
-    logDir: options.logDir
+    logDir: options.logDir,
+    readyUrl: `${url}/readyz`
   })
-  await waitForHttp(`${url}/readyz`, proc, 30000)
   return { url, proc }
 }
 
@@ -133,39 +133,26 @@ export async function runValidationSuite (options: {
     }
 
     if (options.only.has('ltijs')) {
-      let db: Awaited<ReturnType<typeof createDatabase>> | undefined
-      let proc: BenchProcess | undefined
+      // The end-to-end harness's ltijs tool: its own process, ltijs-sequelize on a fresh
+      // PostgreSQL database; tokenMaxAge as tool-auth's max_age, so the same pre-made tokens pass.
+      const cleanup = new Cleanup()
       try {
-        db = await createDatabase(`ltilaunch_bench_${options.runId.replace(/\W/g, '_').toLowerCase()}`)
-        const port = await freePort()
-        const url = `http://127.0.0.1:${port}`
-        proc = startProcess({
-          name: 'ltijs-tool',
-          command: process.execPath,
-          args: ['--import', 'tsx', path.join(options.testDir, 'bench', 'peers', 'ltijs-tool.ts')],
-          cwd: options.testDir,
-          env: {
-            ...process.env,
-            NODE_ENV: 'production',
-            LTIJS_PORT: String(port),
-            LTIJS_PG_HOST: db.host,
-            LTIJS_PG_PORT: String(db.port),
-            LTIJS_PG_USER: db.user,
-            LTIJS_PG_PASSWORD: db.password,
-            LTIJS_PG_DATABASE: db.name,
-            LTIJS_KEY: randomBytes(24).toString('hex'),
-            LTIJS_ISSUER: platform.issuer,
-            LTIJS_CLIENT_ID: platform.clientId,
-            LTIJS_AUTHORIZE_URL: platform.authorizeUrl,
-            LTIJS_JWKS_URL: platform.jwksUrl
-          },
-          logDir: options.logDir
+        const tool = await startLtijsTool(cleanup, {
+          name: 'bench-ltijs-tool',
+          tokenMaxAge: 600,
+          platform: {
+            url: platform.issuer,
+            name: 'bench platform',
+            clientId: platform.clientId,
+            authenticationEndpoint: platform.authorizeUrl,
+            accesstokenEndpoint: `${platform.issuer}/token`,
+            authConfig: { method: 'JWK_SET', key: platform.jwksUrl }
+          }
         })
-        await waitForHttp(`${url}/keys`, proc, 60000)
         options.log(`  ltijs callback: ${options.count} pairs at concurrency ${options.concurrency}`)
         const before = platform.jwksFetches()
         result.ltijs = await measureCallback({
-          target: { name: 'ltijs', loginUrl: `${url}/login`, callbackUrl: `${url}/`, targetLinkUri: `${url}/`, pids: [proc.pid] },
+          target: { name: 'ltijs', loginUrl: tool.loginUrl, callbackUrl: tool.launchUrl, targetLinkUri: tool.launchUrl, pids: [tool.proc.pid] },
           platform,
           count: options.count,
           concurrency: options.concurrency,
@@ -175,41 +162,30 @@ export async function runValidationSuite (options: {
       } catch (err) {
         result.errors.ltijs = (err as Error).message
       } finally {
-        await proc?.stop()
-        await db?.drop().catch(() => {})
+        await cleanup.run()
       }
     }
 
     if (options.only.has('ltiauthenticator')) {
-      const venv = findVenv(options.testDir)
-      if (!venv) {
-        result.skipped.ltiauthenticator = 'no virtualenv with jupyterhub: run the end-to-end setup (test/setup/peers.ts) or set LTILAUNCH_PEERS_VENV'
-      } else {
-        let hub: Awaited<ReturnType<typeof startLtiAuthenticatorHub>> | undefined
-        const workDir = path.join(options.workDir, 'jupyterhub')
-        try {
-          hub = await startLtiAuthenticatorHub({ venv, testDir: options.testDir, workDir, logDir: options.logDir, platform })
-          options.log(`  jupyterhub-ltiauthenticator callback: ${options.hubCount} pairs at concurrency ${options.concurrency}`)
-          const before = platform.jwksFetches()
-          result.ltiauthenticator = await measureCallback({
-            target: { name: 'ltiauthenticator', loginUrl: hub.loginUrl, callbackUrl: hub.callbackUrl, targetLinkUri: `${hub.url}/hub/`, pids: [hub.proc.pid] },
-            platform,
-            count: options.hubCount,
-            concurrency: options.concurrency,
-            timeCapMs: options.timeCapMs
-          })
-          result.notes.push(`ltiauthenticator fetched the JWKS ${platform.jwksFetches() - before} time(s) for ${result.ltiauthenticator.requests} callbacks (a new PyJWKClient per request, a blocking fetch on the hub's event loop)`)
-        } catch (err) {
-          result.errors.ltiauthenticator = (err as Error).message
-        } finally {
-          await hub?.proc.stop()
-          // The hub starts configurable-http-proxy itself; make sure it went with it.
-          const pidFile = path.join(workDir, 'proxy.pid')
-          if (existsSync(pidFile)) {
-            const pid = Number(readFileSync(pidFile, 'utf8').trim())
-            try { if (pid > 0) process.kill(pid, 'SIGTERM') } catch {}
-          }
-        }
+      // The end-to-end harness's JupyterHub, from the virtualenv test/setup/peers.ts installs (on first use).
+      const cleanup = new Cleanup()
+      try {
+        options.log('  starting JupyterHub with LTI13Authenticator (installs the pinned virtualenv on first use) ...')
+        const hub = await startLtiAuthenticatorHub(cleanup, platform)
+        options.log(`  jupyterhub-ltiauthenticator callback: ${options.hubCount} pairs at concurrency ${options.concurrency}`)
+        const before = platform.jwksFetches()
+        result.ltiauthenticator = await measureCallback({
+          target: { name: 'ltiauthenticator', loginUrl: hub.loginUrl, callbackUrl: hub.callbackUrl, targetLinkUri: hub.targetLinkUri, pids: [hub.hub.proc.pid] },
+          platform,
+          count: options.hubCount,
+          concurrency: options.concurrency,
+          timeCapMs: options.timeCapMs
+        })
+        result.notes.push(`ltiauthenticator fetched the JWKS ${platform.jwksFetches() - before} time(s) for ${result.ltiauthenticator.requests} callbacks (a new PyJWKClient per request, a blocking fetch on the hub's event loop)`)
+      } catch (err) {
+        result.errors.ltiauthenticator = (err as Error).message
+      } finally {
+        await cleanup.run()
       }
     }
   } finally {

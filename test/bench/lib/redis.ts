@@ -29,9 +29,9 @@ export async function openRedis (options: { mode: 'auto' | 'private' | 'shared',
     return { url, kind: 'shared', client, close: async () => { await client.quit() } }
   }
   const port = await freePort()
-  const proc = startProcess({
+  const proc = await startProcess({
     name: 'redis',
-    command: 'redis-server',
+    cmd: 'redis-server',
     args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'],
     logDir: options.logDir
   })
