@@ -78,7 +78,8 @@ def compose_mode(path):
     for name, value in env.items():
         if name.endswith("_FILE"):
             dummy = Path(scratch) / name
-            dummy.write_text("a-throwaway-value-for-the-check\n")
+            # a crypt key must be 32 bytes (hex); any string does for the rest
+            dummy.write_text(os.urandom(32).hex() + "\n" if "CRYPT_KEY" in name else "a-throwaway-value-for-the-check\n")
             value = str(dummy)
         os.environ[name] = str(value)
     os.environ["HUB_DATA_DIR"] = scratch
@@ -90,6 +91,12 @@ def compose_mode(path):
     DockerSpawner(config=config, user=SimpleNamespace(name="learner", id=1, url="/user/learner/"), name="demo-101")
     hub = config.JupyterHub
     check_roles(hub.load_roles, hub.services, path)
+    # enable_auth_state needs a usable crypt key and the cryptography package.
+    from jupyterhub.crypto import CryptKeeper
+    try:
+        CryptKeeper.instance().check_available()
+    except Exception as err:  # noqa: BLE001
+        problems.append(f"{path}: auth state cannot be encrypted: {err}")
     policy = yaml.safe_load((root / "deploy/compose/image-policy.yaml").read_text())
     allowed = policy["allowed"].values() if isinstance(policy["allowed"], dict) else policy["allowed"]
     if set(allowed) != set(config.DockerSpawner.allowed_images):
