@@ -33,6 +33,8 @@ export interface FakeHubOptions {
   /** How long a stop takes; 0 stops at once (204). */
   stopMs: number
   allowNamedServers: boolean
+  /** Whether the broker's token is a hub admin: only admins may grant or take the admin flag. */
+  brokerIsAdmin: boolean
 }
 
 export interface FakeCall {
@@ -60,7 +62,7 @@ export class FakeHub {
   readonly #finishers = new Map<string, () => void>()
 
   constructor (options: Partial<FakeHubOptions> = {}) {
-    this.options = { token: 'fake-hub-token-0123456789', spawnMs: 0, failSpawn: undefined, stopMs: 0, allowNamedServers: true, ...options }
+    this.options = { token: 'fake-hub-token-0123456789', spawnMs: 0, failSpawn: undefined, stopMs: 0, allowNamedServers: true, brokerIsAdmin: true, ...options }
   }
 
   get url (): string {
@@ -205,6 +207,11 @@ export class FakeHub {
       const user = findUser(request)
       if (!user) return await error(reply, 404, 'No such user')
       const body = request.body as { admin?: boolean }
+      if (!this.options.brokerIsAdmin) {
+        // As JupyterHub's PATCH /users/{name} does for a requester that is not an admin.
+        if (user.admin) return await error(reply, 403, 'Only admins can modify other admins')
+        if (body?.admin) return await error(reply, 403, 'Only admins can grant admin permissions')
+      }
       if (typeof body?.admin === 'boolean') user.admin = body.admin
       return this.#userModel(user)
     })

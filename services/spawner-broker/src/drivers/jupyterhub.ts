@@ -40,9 +40,11 @@ export class JupyterHubDriver implements SpawnDriver {
   readonly #config: BrokerConfig
   readonly #form: UserOptionsForm
   readonly #publicUrl: URL
+  readonly #onWarning: ((message: string) => void) | undefined
 
-  constructor (config: BrokerConfig, options: { onRetry?: ConstructorParameters<typeof HubClient>[0]['onRetry'] } = {}) {
+  constructor (config: BrokerConfig, options: { onRetry?: ConstructorParameters<typeof HubClient>[0]['onRetry'], onWarning?: (message: string) => void } = {}) {
     this.#config = config
+    this.#onWarning = options.onWarning
     this.#hub = new HubClient({
       url: config.HUB_URL as string,
       token: config.HUB_API_TOKEN as string,
@@ -141,25 +143,45 @@ export class JupyterHubDriver implements SpawnDriver {
     return created
   }
 
-  /** The admin flag and the groups follow the launch's role, where config asks for it. */
+  /**
+   * The admin flag and the groups follow the launch's role, where config asks
+   * for it. Best effort: a hub that refuses (JupyterHub lets only admins grant
+   * or take the admin flag; groups need admin:groups) is noted in the
+   * progress and the log, and the server is started all the same.
+   */
   async #syncRole (user: HubUser, launch: StoredLaunch, context: SpawnContext): Promise<void> {
     const { signal } = context
     const name = encodeURIComponent(user.name)
     if (this.#config.HUB_SYNC_ADMIN && Boolean(user.admin) !== launch.request.isAdmin) {
       await context.progress(launch.request.isAdmin ? 'Making you a hub administrator' : 'Removing your hub administrator flag')
-      await this.#hub.request('PATCH', `/users/${name}`, { body: { admin: launch.request.isAdmin }, signal })
+      await this.#bestEffort(context, 'the hub admin flag', async () => {
+        await this.#hub.request('PATCH', `/users/${name}`, { body: { admin: launch.request.isAdmin }, signal })
+      })
     }
     if (!this.#config.HUB_SYNC_GROUPS) return
     const { want, drop } = this.groupsFor(launch)
     const have = new Set(user.groups ?? [])
-    for (const group of want) {
-      if (have.has(group)) continue
-      await this.#hub.request('POST', `/groups/${encodeURIComponent(group)}`, { accept: [409], signal })
-      await this.#hub.request('POST', `/groups/${encodeURIComponent(group)}/users`, { body: { users: [user.name] }, signal })
-    }
-    for (const group of drop) {
-      if (!have.has(group)) continue
-      await this.#hub.request('DELETE', `/groups/${encodeURIComponent(group)}/users`, { body: { users: [user.name] }, accept: [404], signal })
+    await this.#bestEffort(context, 'your hub groups', async () => {
+      for (const group of want) {
+        if (have.has(group)) continue
+        await this.#hub.request('POST', `/groups/${encodeURIComponent(group)}`, { accept: [409], signal })
+        await this.#hub.request('POST', `/groups/${encodeURIComponent(group)}/users`, { body: { users: [user.name] }, signal })
+      }
+      for (const group of drop) {
+        if (!have.has(group)) continue
+        await this.#hub.request('DELETE', `/groups/${encodeURIComponent(group)}/users`, { body: { users: [user.name] }, accept: [404], signal })
+      }
+    })
+  }
+
+  async #bestEffort (context: SpawnContext, what: string, work: () => Promise<void>): Promise<void> {
+    try {
+      await work()
+    } catch (err) {
+      // Only a refusal is passed over; a hub that does not answer fails the launch as usual.
+      if (!(err instanceof HubError) || err.status === undefined) throw err
+      await context.progress(`Could not update ${what} (${err.message}); starting your server anyway`)
+      this.#onWarning?.(`could not update ${what}: ${err.message}`)
     }
   }
 

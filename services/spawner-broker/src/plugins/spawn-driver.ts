@@ -15,7 +15,8 @@ export default fp(async function spawnDriverPlugin (fastify) {
   let driver: SpawnDriver
   if (config.SPAWN_DRIVER === 'jupyterhub') {
     driver = new JupyterHubDriver(config, {
-      onRetry: (info) => fastify.log.warn({ method: info.method, path: info.path, attempt: info.attempt, reason: info.reason }, 'hub request failed; retrying')
+      onRetry: (info) => fastify.log.warn({ method: info.method, path: info.path, attempt: info.attempt, reason: info.reason }, 'hub request failed; retrying'),
+      onWarning: (message) => fastify.log.warn(message)
     })
     fastify.log.info({ hub: config.HUB_URL, namedServers: config.HUB_NAMED_SERVERS, form: config.HUB_USER_OPTIONS_FORM }, 'spawning through the JupyterHub REST API')
   } else {

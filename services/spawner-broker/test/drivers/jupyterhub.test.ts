@@ -231,6 +231,16 @@ t.test('admin flag and groups follow the role when HUB_SYNC_ADMIN and HUB_SYNC_G
   t.notOk(user?.groups.has('staff'))
 })
 
+t.test('a hub that refuses the admin flag or groups: noted, and the server starts anyway', async (t) => {
+  const { hub, app } = await withHub(t, { HUB_SYNC_ADMIN: 'true', HUB_SYNC_GROUPS: 'true' }, { brokerIsAdmin: false })
+  const { record } = await launch(app, { username: 'notadmin', role: 'staff', isAdmin: true })
+  t.equal(record.status, 'ready')
+  t.equal(hub.users.get('notadmin')?.admin, false)
+  t.ok(record.progress.some((p) => /Could not update the hub admin flag .*Only admins can grant admin permissions/.test(p.message)))
+  t.ok(hub.users.get('notadmin')?.groups.has('staff'), 'groups were still synced')
+  t.equal(hub.starts.length, 1)
+})
+
 t.test('without HUB_SYNC_* the admin flag and groups are left alone', async (t) => {
   const { hub, app } = await withHub(t)
   await launch(app, { username: 'plain', role: 'staff', isAdmin: true })
