@@ -34,6 +34,10 @@ export interface LevelResult {
   redisCommandsPerLaunch: Record<string, number>
   redisCommandsTotalPerLaunch: number
   machineBusy: number
+  /** Redis server CPU ms per launch (when the bench runs its own redis-server). */
+  redisCpuMsPerLaunch?: number
+  /** Share of all cores busy with processes that are not this bench's (other work on the machine). */
+  othersBusy: number
   rssMb: Record<string, number>
 }
 
@@ -44,6 +48,8 @@ export async function runLevel (options: {
   count: number
   timeCapMs: number
   userOffset: number
+  /** The private redis-server's pid, to count its CPU too. */
+  redisPid?: number
 }): Promise<LevelResult> {
   const { stack } = options
   const timings = new Timings()
@@ -59,6 +65,7 @@ export async function runLevel (options: {
   const cpuBefore = procs.map(({ proc }) => cpuMs(proc.pid))
   const benchBefore = process.cpuUsage()
   const machineBefore = machineCpu()
+  const redisCpuBefore = options.redisPid ? cpuMs(options.redisPid) : 0
   const redisBefore = await commandStats(options.redis)
   const run = await runPool({
     count: options.count,
@@ -84,6 +91,7 @@ export async function runLevel (options: {
   })
   const redisAfter = await commandStats(options.redis)
   const machineAfter = machineCpu()
+  const redisCpu = options.redisPid ? cpuMs(options.redisPid) - redisCpuBefore : 0
   const bench = process.cpuUsage(benchBefore)
   const cpuAfter = procs.map(({ proc }) => cpuMs(proc.pid))
   const cpuMsPerLaunch = { platform: 0, 'tool-auth': 0, 'spawner-broker': 0 } as Record<ServiceName, number>
@@ -95,6 +103,10 @@ export async function runLevel (options: {
   for (const [name, calls] of Object.entries(redisDiff).sort((a, b) => b[1] - a[1])) {
     redisCommandsPerLaunch[name] = calls / Math.max(1, attempted)
   }
+  const servicesCpu = procs.reduce((sum, _, i) => sum + (cpuAfter[i] ?? 0) - (cpuBefore[i] ?? 0), 0)
+  const benchCpu = (bench.user + bench.system) / 1000
+  const machineMs = machineAfter.total - machineBefore.total
+  const othersBusy = machineMs > 0 ? Math.max(0, (machineAfter.busy - machineBefore.busy - servicesCpu - benchCpu - redisCpu) / machineMs) : Number.NaN
   const rss: Record<string, number> = {}
   for (const { service, replica, proc } of procs) rss[`${service}#${replica}`] = rssMb(proc.pid)
   return {
@@ -118,6 +130,8 @@ export async function runLevel (options: {
     redisCommandsPerLaunch,
     redisCommandsTotalPerLaunch: Object.values(redisCommandsPerLaunch).reduce((sum, value) => sum + value, 0),
     machineBusy: busyFraction(machineBefore, machineAfter),
+    ...(options.redisPid ? { redisCpuMsPerLaunch: redisCpu / Math.max(1, attempted) } : {}),
+    othersBusy,
     rssMb: rss
   }
 }

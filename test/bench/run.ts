@@ -141,6 +141,7 @@ function levelCounts (quick: boolean, concurrency: number): number {
 
 interface Report {
   startedAt: string
+  commit: string
   finishedAt?: string
   command: string
   machine: ReturnType<typeof machineDescription> & { busyDuringRun?: number, loadavgAfter?: number[] }
@@ -175,6 +176,7 @@ async function main (): Promise<void> {
   const machineStart = machineCpu()
   const report: Report = {
     startedAt: new Date().toISOString(),
+    commit: gitCommit(),
     command: `tsx bench/run.ts ${process.argv.slice(2).join(' ')}`.trim(),
     machine: machineDescription(),
     options: { ...options, only: [...options.only], validation: [...options.validation] },
@@ -183,7 +185,7 @@ async function main (): Promise<void> {
   }
   log(heading('ltilaunch bench'))
   log(`machine: ${report.machine.cpus} x ${report.machine.model}, ${report.machine.memGb} GB, node ${report.machine.node}, load average ${report.machine.loadavg.join(' ')}`)
-  log(`run ${runId}; logs in ${path.relative(repo, logDir)}`)
+  log(`run ${runId} at commit ${report.commit}; logs in ${path.relative(repo, logDir)}`)
 
   const needsServices = ['full', 'memory', 'scaling', 'validation'].some((s) => options.only.has(s))
   if (needsServices && options.build) {
@@ -261,7 +263,7 @@ async function main (): Promise<void> {
         for (const concurrency of levels) {
           const count = levelCounts(options.quick, concurrency)
           log(`  concurrency ${concurrency}: ${count} launches ...`)
-          const result = await runLevel({ stack: single, redis: redis.client, concurrency, count, timeCapMs: options.quick ? 20000 : 90000, userOffset: user })
+          const result = await runLevel({ stack: single, redis: redis.client, concurrency, count, timeCapMs: options.quick ? 20000 : 90000, userOffset: user, ...(redis.proc ? { redisPid: redis.proc.pid } : {}) })
           user += result.attempted
           report.full.push(result)
           noteFailures(report, `full c${concurrency}`, result)
@@ -280,7 +282,7 @@ async function main (): Promise<void> {
         while (single.launches < options.launches && Date.now() < deadline) {
           const count = Math.min(chunk, options.launches - single.launches)
           log(`  launches ${single.launches} -> ${single.launches + count} (concurrency 64) ...`)
-          const result = await runLevel({ stack: single, redis: redis.client, concurrency: 64, count, timeCapMs: Math.max(1000, deadline - Date.now()), userOffset: user })
+          const result = await runLevel({ stack: single, redis: redis.client, concurrency: 64, count, timeCapMs: Math.max(1000, deadline - Date.now()), userOffset: user, ...(redis.proc ? { redisPid: redis.proc.pid } : {}) })
           user += result.attempted
           failed += result.failed
           noteFailures(report, 'memory', result)
@@ -313,7 +315,7 @@ async function main (): Promise<void> {
         }
         const count = levelCounts(options.quick, 64)
         log(`  concurrency 64: ${count} launches ...`)
-        const result = await runLevel({ stack: replicated, redis: redis.client, concurrency: 64, count, timeCapMs: options.quick ? 20000 : 90000, userOffset: user })
+        const result = await runLevel({ stack: replicated, redis: redis.client, concurrency: 64, count, timeCapMs: options.quick ? 20000 : 90000, userOffset: user, ...(redis.proc ? { redisPid: redis.proc.pid } : {}) })
         noteFailures(report, 'scaling', result)
         const singleResult = report.full?.find((level) => level.concurrency === 64)
         const requestsPerReplica: Record<string, number> = {}
@@ -406,6 +408,16 @@ async function main (): Promise<void> {
   log(`written ${path.relative(repo, file)} and latest.json`)
 }
 
+function gitCommit (): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'services', 'packages'], { cwd: repo, encoding: 'utf8' }).trim() !== ''
+    return dirty ? `${head} (services or packages modified)` : head
+  } catch {
+    return 'unknown'
+  }
+}
+
 function lastMemLog (file: string): Record<string, number> | undefined {
   try {
     const lines = readFileSync(file, 'utf8').split('\n').filter((line) => line.startsWith('[bench-mem] '))
@@ -429,11 +441,12 @@ const SERVICE_SHORT: Record<ServiceName, string> = { platform: 'platform', 'tool
 
 function printFull (levels: LevelResult[], limit: LimitResult | undefined, byKey: Report['redisByKey']): void {
   log('')
-  log(table(['concurrency', 'launches ok', 'failed', 'launches/s', '% of sign limit', 'p50 ms', 'p95 ms', 'p99 ms', 'per service CPU-s', 'machine busy'], levels.map((l) => [
+  log(table(['concurrency', 'launches ok', 'failed', 'launches/s', '% of sign limit', 'p50 ms', 'p95 ms', 'p99 ms', 'per service CPU-s', 'machine busy', 'others'], levels.map((l) => [
     l.concurrency, l.ok, l.failed, fmt(l.perSecond), limit ? `${fmt((100 * l.perSecond) / limit.sign.perCpuSecond)}%` : '-',
-    fmt(l.whole.p50), fmt(l.whole.p95), fmt(l.whole.p99), fmt(1000 / SERVICES.reduce((sum, s) => sum + l.cpuMsPerLaunch[s], 0)), `${fmt(l.machineBusy * 100, 0)}%`
+    fmt(l.whole.p50), fmt(l.whole.p95), fmt(l.whole.p99), fmt(1000 / SERVICES.reduce((sum, s) => sum + l.cpuMsPerLaunch[s], 0)), `${fmt(l.machineBusy * 100, 0)}%`, `${fmt(l.othersBusy * 100, 0)}%`
   ])))
-  log('(per service CPU-s: launches per CPU-second of the three services together, the rate one core would give them with no client and nothing else)')
+  log('(per service CPU-s: launches per CPU-second of the three services together, the rate one core would give them with no client and nothing else;')
+  log(' machine busy: all cores, everything; others: the part used by processes that are not this bench\'s)')
   const steps = [...new Set(levels.flatMap((l) => Object.keys(l.steps)))]
   log('\nlatency per step, ms (p50 / p95 / p99)')
   log(table(['step', ...levels.map((l) => `c${l.concurrency}`)], steps.map((step) => [
@@ -443,9 +456,9 @@ function printFull (levels: LevelResult[], limit: LimitResult | undefined, byKey
     })
   ])))
   log('\nCPU ms per launch, per service (and the bench\'s own load generator)')
-  log(table(['concurrency', ...SERVICES.map((s) => SERVICE_SHORT[s]), 'all services', 'bench client', 'HTTP requests', 'progress events', 'stream reopened'], levels.map((l) => [
+  log(table(['concurrency', ...SERVICES.map((s) => SERVICE_SHORT[s]), 'all services', 'redis', 'bench client', 'HTTP requests', 'progress events', 'stream reopened'], levels.map((l) => [
     l.concurrency, ...SERVICES.map((s) => fmt(l.cpuMsPerLaunch[s], 2)),
-    fmt(SERVICES.reduce((sum, s) => sum + l.cpuMsPerLaunch[s], 0), 2), fmt(l.benchCpuMsPerLaunch, 2), fmt(l.requestsPerLaunch, 1), fmt(l.pollsPerLaunch, 1), l.reconnects
+    fmt(SERVICES.reduce((sum, s) => sum + l.cpuMsPerLaunch[s], 0), 2), fmt(l.redisCpuMsPerLaunch, 2), fmt(l.benchCpuMsPerLaunch, 2), fmt(l.requestsPerLaunch, 1), fmt(l.pollsPerLaunch, 1), l.reconnects
   ])))
   const last = levels[levels.length - 1]
   if (last) {
@@ -478,12 +491,12 @@ function printScaling (scaling: NonNullable<Report['scaling']>): void {
   const rows: Array<Array<string | number>> = []
   const row = (label: string, l: LevelResult): void => {
     rows.push([label, l.ok, l.failed, fmt(l.perSecond), fmt(l.whole.p50), fmt(l.whole.p99),
-      fmt(SERVICES.reduce((sum, s) => sum + l.cpuMsPerLaunch[s], 0), 2), fmt(l.redisCommandsTotalPerLaunch, 1), `${fmt(l.machineBusy * 100, 0)}%`])
+      fmt(SERVICES.reduce((sum, s) => sum + l.cpuMsPerLaunch[s], 0), 2), fmt(l.redisCommandsTotalPerLaunch, 1), `${fmt(l.machineBusy * 100, 0)}%`, `${fmt(l.othersBusy * 100, 0)}%`])
   }
   if (scaling.single) row('1 replica each (c64)', scaling.single)
   row('2 replicas each (c64)', scaling.replicated)
   log('')
-  log(table(['setup', 'ok', 'failed', 'launches/s', 'p50 ms', 'p99 ms', 'service CPU ms/launch', 'redis cmds/launch', 'machine busy'], rows))
+  log(table(['setup', 'ok', 'failed', 'launches/s', 'p50 ms', 'p99 ms', 'service CPU ms/launch', 'redis cmds/launch', 'machine busy', 'others'], rows))
   log(`browser requests per replica: ${Object.entries(scaling.requestsPerReplica).map(([name, count]) => `${name} ${count}`).join(', ')} (server-to-server calls go replica i to replica i)`)
   if (scaling.ratio !== undefined) log(`two replicas / one: ${fmt(scaling.ratio, 2)}x (on ${machineDescription().cpus} cores: more processes share the same cores, so this shows the cost of sharing state, not more capacity)`)
 }
