@@ -138,7 +138,7 @@ run "every error code in services/*/src/errors.ts is in docs/operator-guide.md" 
 if ! $static_only; then
   step "workspace build (pnpm build)"
   run "pnpm build" pnpm build --output-logs=errors-only
-  run "env names in compose and the chart are ones the services read" \
+  run "env names in compose, the chart, the boot env and the guide are ones the services read" \
     node deploy/checks/env_names.mjs "$rendered"/{default,full,existing,guide}.yaml
   step "deploy/Dockerfile's build stage, as plain commands"
   # The stage differs between services only by SERVICE; the boots below

@@ -62,6 +62,22 @@ try {
   rmSync(dir, { recursive: true, force: true })
 }
 
+// Every upper-case setting the operator's guide names in backticks must be
+// one some service reads (error codes, which errors.ts defines, aside).
+const guide = readFileSync(join(root, 'docs/operator-guide.md'), 'utf8')
+const codes = new Set()
+for (const service of SERVICES) {
+  const errors = readFileSync(join(root, 'services', service, 'src/errors.ts'), 'utf8')
+  for (const m of errors.matchAll(/createError(?:<[^>]*>)?\(\s*'([A-Z][A-Z0-9_]+)'/g)) codes.add(m[1])
+}
+const NOT_SETTINGS = new Set(['GETDEL', 'HEALTHCHECK', 'NAME', 'NAME_FILE'])
+const readByAny = (name) => SERVICES.some((s) => known[s].has(name) || known[s].has(name.replace(/_FILE$/, '')))
+for (const m of guide.matchAll(/`([A-Z][A-Z0-9_]{2,})(?:\(_FILE\))?`/g)) {
+  const name = m[1]
+  if (codes.has(name) || name.endsWith('_') || NOT_SETTINGS.has(name) || /_(INVALID_REQUEST|NOT_FOUND|RATE_LIMITED|STORE_UNAVAILABLE)$/.test(name)) continue
+  if (!readByAny(name)) problems.push(`docs/operator-guide.md: no service reads ${name}`)
+}
+
 if (problems.length > 0) {
   console.log(problems.join('\n'))
   process.exit(1)
