@@ -1,5 +1,5 @@
 // Every setting that compose.yaml, the rendered chart and the boot check give
-// a service must be a name that service reads (its config schema in
+// a service (and every one the operator's guide names) must be a name that service reads (its config schema in
 // services/<svc>/dist/config.js), or NAME_FILE of one. A misspelt or renamed
 // setting is otherwise ignored in silence.
 //
