@@ -1,3 +1,4 @@
+export { parseDocument, parseStructured } from './document.js'
 export { BaseConfigProperties, BaseConfigSchema, ConfigError, loadConfig, splitList, type BaseConfig } from './config.js'
 export { autoSubmitPage, escapeHtml, html, page, raw, SafeHtml, type PageOptions } from './html.js'
 export { loggerOptions, REDACTED_PATHS, type LoggerSettings } from './logger.js'

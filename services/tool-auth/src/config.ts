@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { BaseConfigProperties, ConfigError, loadConfig, splitList } from '@ltilaunch/service-kit'
+import { BaseConfigProperties, ConfigError, loadConfig, parseStructured, splitList } from '@ltilaunch/service-kit'
 import { Type, type Static } from 'typebox'
 
 /**
@@ -120,12 +120,19 @@ export function readConfig (env: NodeJS.ProcessEnv = process.env): ToolAuthConfi
   return config
 }
 
-function readJsonFile (name: string, path: string, problems: string[]): unknown {
+/** Reads a JSON or YAML settings file; a fault becomes a problem naming the variable. */
+function readDocumentFile (name: string, path: string, problems: string[]): unknown {
+  let text: string
   try {
-    return JSON.parse(readFileSync(path, 'utf8'))
+    text = readFileSync(path, 'utf8')
   } catch (err) {
-    const reason = err instanceof SyntaxError ? `not valid JSON (${err.message})` : `cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`
-    problems.push(`${name}: ${path}: ${reason}`)
+    problems.push(`${name}: ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`)
+    return undefined
+  }
+  try {
+    return parseStructured(text)
+  } catch (err) {
+    problems.push(`${name}: ${path}: ${(err as Error).message}`)
     return undefined
   }
 }
@@ -178,7 +185,7 @@ function checkPlatform (raw: unknown, where: string, problems: string[]): Platfo
 function readPlatforms (env: ToolAuthEnv, problems: string[]): Platform[] {
   const platforms: Platform[] = []
   if (env.PLATFORMS_FILE !== undefined) {
-    const data = readJsonFile('PLATFORMS_FILE', env.PLATFORMS_FILE, problems)
+    const data = readDocumentFile('PLATFORMS_FILE', env.PLATFORMS_FILE, problems)
     const list = Array.isArray(data) ? data : (data as { platforms?: unknown } | undefined)?.platforms
     if (data !== undefined && !Array.isArray(list)) {
       problems.push('PLATFORMS_FILE: expected a JSON array of platforms (or {"platforms": [...]})')
@@ -214,7 +221,7 @@ function readPlatforms (env: ToolAuthEnv, problems: string[]): Platform[] {
 function readOAuthClients (env: ToolAuthEnv, problems: string[]): OAuthClient[] {
   const clients: OAuthClient[] = []
   if (env.OAUTH_CLIENTS_FILE !== undefined) {
-    const data = readJsonFile('OAUTH_CLIENTS_FILE', env.OAUTH_CLIENTS_FILE, problems)
+    const data = readDocumentFile('OAUTH_CLIENTS_FILE', env.OAUTH_CLIENTS_FILE, problems)
     if (data !== undefined && !Array.isArray(data)) problems.push('OAUTH_CLIENTS_FILE: expected a JSON array of clients')
     if (Array.isArray(data)) {
       data.forEach((raw: unknown, i) => {

@@ -39,6 +39,20 @@ t.test('PLATFORMS_FILE registers several platforms, alongside the single-platfor
   t.same(config.platforms[0]?.deploymentIds, ['1', '2'])
 })
 
+t.test('PLATFORMS_FILE may be YAML', async (t) => {
+  const dir = t.testdir({
+    'platforms.yaml': [
+      '- issuer: https://a.example',
+      '  client_ids: [x, y]',
+      '  authorize_url: https://a.example/auth',
+      '  jwks_endpoint: https://a.example/jwks',
+      ''
+    ].join('\n')
+  })
+  const config = readConfig({ ...platformEnv, PLATFORMS_FILE: join(dir, 'platforms.yaml') })
+  t.same(config.platforms[0]?.clientIds, ['x', 'y'])
+})
+
 t.test('bad settings stop the start, each named', async (t) => {
   const dir = t.testdir({ 'bad.json': '{ not json', 'dup.json': JSON.stringify([{ ...platformEnv, client_ids: ['c1'] }]) })
   const cases: Array<[Record<string, string>, RegExp]> = [

@@ -5,7 +5,7 @@
  * `jwks_uri`), so a tool's own config page can be copied in directly.
  */
 import { Type, type Static } from 'typebox'
-import { parseDocument } from './document.js'
+import { parseDocument } from '@ltilaunch/service-kit'
 
 const Url = Type.String({ pattern: '^https?://[^\\s#]+$' })
 const Id = Type.String({ minLength: 1, maxLength: 255 })

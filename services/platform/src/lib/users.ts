@@ -4,7 +4,7 @@
  * has its own users calls the launch API instead.
  */
 import { Type } from 'typebox'
-import { parseDocument } from './document.js'
+import { parseDocument } from '@ltilaunch/service-kit'
 import { isPasswordHash } from './password.js'
 
 const Id = Type.String({ minLength: 1, maxLength: 255 })

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { extname } from 'node:path'
-import { ConfigError, splitList } from '@ltilaunch/service-kit'
+import { ConfigError, parseStructured, splitList } from '@ltilaunch/service-kit'
 import type { BrokerConfig } from '../config.js'
 
 export type Role = 'staff' | 'learner'
@@ -214,30 +213,14 @@ async function readPolicyFile (path: string): Promise<ImagePolicySpec> {
   } catch (err) {
     throw new ConfigError([`IMAGE_POLICY_FILE: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`])
   }
-  const ext = extname(path).toLowerCase()
   let data: unknown
   try {
-    data = ext === '.json' ? JSON.parse(text) : await parseYaml(text)
+    data = parseStructured(text)
   } catch (err) {
-    if (err instanceof ConfigError) throw err
-    throw new ConfigError([`IMAGE_POLICY_FILE: ${path} is not valid ${ext === '.json' ? 'JSON' : 'YAML'} (${(err as Error).message})`])
+    throw new ConfigError([`IMAGE_POLICY_FILE: ${path} is ${(err as Error).message}`])
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new ConfigError([`IMAGE_POLICY_FILE: ${path} must hold an object with "allowed" (and optionally patterns, default, staffOnly, learnerImages)`])
   }
   return data as ImagePolicySpec
-}
-
-// JSON is YAML, so a JSON file with a .yaml name works without the yaml package.
-async function parseYaml (text: string): Promise<unknown> {
-  try {
-    return JSON.parse(text)
-  } catch {}
-  let yaml: { parse: (text: string) => unknown }
-  try {
-    yaml = await import('yaml' as string) as { parse: (text: string) => unknown }
-  } catch {
-    throw new ConfigError(['IMAGE_POLICY_FILE: reading YAML needs the "yaml" package, which is not installed; write the policy as JSON (a .json file)'])
-  }
-  return yaml.parse(text)
 }
