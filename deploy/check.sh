@@ -36,12 +36,14 @@ PY_TOOLS=(
 
 started=$SECONDS
 failures=()
+passed=0
 step() { printf '\n== %s\n' "$*"; }
 run() { # run NAME CMD...: a check; its failure is recorded and the others go on
   local name=$1; shift
   local t=$SECONDS
   if "$@"; then
     printf -- '-- ok   %s (%ss)\n' "$name" $((SECONDS - t))
+    passed=$((passed + 1))
   else
     printf -- '-- FAIL %s\n' "$name"
     failures+=("$name")
@@ -164,7 +166,7 @@ fi
 
 step "deploy checks done in $((SECONDS - started))s"
 if [ ${#failures[@]} -gt 0 ]; then
-  printf 'failed:\n'; printf '  - %s\n' "${failures[@]}"
+  printf '%s deploy checks failed (%s passed):\n' "${#failures[@]}" "$passed"; printf '  - %s\n' "${failures[@]}"
   exit 1
 fi
-echo "all deploy checks passed"
+echo "all $passed deploy checks passed"
