@@ -1,12 +1,16 @@
 /**
  * A browser without a browser, for the end-to-end tests and the benchmarks:
- * Node's fetch with redirect: 'manual', a cookie jar of its own (see
+ * plain node:http requests (Node's fetch replaces Sec-Fetch-Mode with
+ * "cors", and JupyterHub's single-user servers refuse cookie logins on GETs
+ * that are not navigations), a cookie jar of its own (see
  * cookies.ts), redirects followed by the fetch spec's method rules, the
  * headers a navigation carries (Origin, Referer, Sec-Fetch-*), and forms
  * submitted the way a page that submits itself does. It runs no scripts:
  * the pages it meets either redirect, submit a form by themselves, refresh,
  * or are where the launch ends.
  */
+import http from 'node:http'
+import https from 'node:https'
 import { CookieJar, siteOf } from './cookies.js'
 import { findAutoSubmitForm, metaRefresh, parseForms, parseRefresh, type HtmlForm } from './html.js'
 
@@ -78,6 +82,33 @@ export interface ClientOptions {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
+
+interface RawReply { status: number, headers: Headers, text: string }
+
+/**
+ * One HTTP request, headers sent as given. Not fetch: Node's fetch sets
+ * Sec-Fetch-Mode: cors over ours, so no request of it is a navigation.
+ */
+async function send (url: URL, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<RawReply> {
+  const request = url.protocol === 'https:' ? https.request : http.request
+  return await new Promise((resolve, reject) => {
+    const req = request(url, { method, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) }, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('error', reject)
+      res.on('end', () => {
+        const replyHeaders = new Headers()
+        for (const [name, value] of Object.entries(res.headers)) {
+          if (value === undefined) continue
+          for (const one of Array.isArray(value) ? value : [value]) replyHeaders.append(name, one)
+        }
+        resolve({ status: res.statusCode ?? 0, headers: replyHeaders, text: Buffer.concat(chunks).toString('utf8') })
+      })
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
 
 function serializeForm (form: Record<string, string> | Array<[string, string]>): string {
   const params = new URLSearchParams()
@@ -165,20 +196,14 @@ export class BrowserClient {
         requestHeaders.origin = originTainted ? 'null' : new URL(init.initiator).origin
       }
       const started = performance.now()
-      let reply: Response
+      let reply: RawReply
       try {
-        reply = await fetch(current, {
-          method,
-          headers: requestHeaders,
-          body,
-          redirect: 'manual',
-          signal: AbortSignal.timeout(this.timeoutMs)
-        })
+        reply = await send(current, method, requestHeaders, body, this.timeoutMs)
       } catch (err) {
         const cause = (err as Error).cause instanceof Error ? `: ${((err as Error).cause as Error).message}` : ''
         throw new Error(`${method} ${current.toString()} failed: ${(err as Error).message}${cause}${steps.length ? `\nafter ${describeSteps(steps)}` : ''}`)
       }
-      const text = await reply.text()
+      const text = reply.text
       const ms = performance.now() - started
       this.jar.setFromResponse(current, reply.headers.getSetCookie())
       const location = reply.headers.get('location')
