@@ -72,7 +72,7 @@ for (const c of cases) {
     if (!landed.lab) {
       // Where the hub itself says the server is, in the same browser.
       const model = await hub.api.user(username)
-      const serverUrl = Object.values(model?.servers ?? {})[0]?.url ?? ''
+      const serverUrl = Object.values(model?.servers ?? {}).find((s) => s.ready)?.url ?? ''
       const direct = await landing(page, inLab, `${hub.url}${serverUrl}`)
       await shot(5, direct.lab ? 'jupyterlab-at-hub-url' : 'hub-url')
       t.ok(direct.lab, `JupyterLab at the hub's own server URL ${serverUrl} (${direct.url}, title "${direct.title}")`)
@@ -84,7 +84,7 @@ for (const c of cases) {
     t.ok(visited.some((url) => url.startsWith(`${plan.brokerUrl}/launches/`)), 'passed the progress page')
 
     const model = await hub.api.user(username)
-    const [serverName, server] = Object.entries(model?.servers ?? {})[0] ?? []
+    const [serverName, server] = Object.entries(model?.servers ?? {}).find(([, s]) => s.ready) ?? []
     t.equal(server?.ready, true, 'the named server runs')
     t.equal(spawnerRecord(hub, username, serverName ?? '').image, c.image, 'with the chosen image')
     t.ok(model?.groups.includes(c.role), `in the ${c.role} group`)
