@@ -20,7 +20,7 @@ const hub = await startJupyterHub(t, {
   config: genericOAuthHubConfig(plan),
   env: { JUPYTERHUB_CRYPT_KEY: cryptKey() }
 })
-const stack = await startStack(t, plan, { hub })
+await startStack(t, plan, { hub })
 const browser = await launchChromium(t)
 t.comment(`hub, stack and chromium ready in ${Date.now() - started} ms`)
 

@@ -166,8 +166,11 @@ export async function startStack (t: Teardown, plan: StackPlan, options: StackOp
   const redisUrl = testRedisUrl()
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true })
   await redis.connect()
-  // Registered first, so it runs last: after every service has stopped.
+  const started: ManagedProcess[] = []
+  // Teardowns may run in any order: stop the services (again: stop() is idempotent) before deleting
+  // their keys, or a broker still running would make its stream again.
   t.teardown(async () => {
+    for (const proc of started.reverse()) await proc.stop()
     await deletePrefix(redis, plan.redisPrefix)
     await redis.quit()
   })
@@ -187,8 +190,8 @@ export async function startStack (t: Teardown, plan: StackPlan, options: StackOp
     REDIS_KEY_PREFIX: `${plan.redisPrefix}${service}:`,
     SHUTDOWN_GRACE_MS: '2000'
   })
-  const start = async (service: 'platform' | 'tool-auth' | 'spawner-broker', env: NodeJS.ProcessEnv, url: string): Promise<ManagedProcess> =>
-    await startProcess(t, {
+  const start = async (service: 'platform' | 'tool-auth' | 'spawner-broker', env: NodeJS.ProcessEnv, url: string): Promise<ManagedProcess> => {
+    const proc = await startProcess(t, {
       name: `${plan.name}-${service}`,
       cmd: process.execPath,
       args: [path.join(repoDir, 'services', service, 'dist', 'server.js')],
@@ -198,6 +201,9 @@ export async function startStack (t: Teardown, plan: StackPlan, options: StackOp
       timeoutMs: 30_000,
       graceMs: 5000
     })
+    started.push(proc)
+    return proc
+  }
 
   let broker: ManagedProcess | undefined
   let toolAuth: ManagedProcess | undefined
