@@ -6,13 +6,19 @@
  * JupyterLab, for a staff member and a learner. A screenshot of each page
  * is saved under test/output/screenshots/ (4-<user>-<n>-<page>.png).
  */
+import { readdirSync, rmSync } from 'node:fs'
+import path from 'node:path'
 import t from 'tap'
-import { launchChromium, newContext, screenshot, type Page } from '../harness/chromium.js'
+import { launchChromium, newContext, screenshot, screenshotDir, type Page } from '../harness/chromium.js'
 import { startJupyterHub } from '../harness/jupyterhub.js'
 import { spawnerRecord } from './launch.js'
 import { cryptKey, genericOAuthHubConfig, IMAGES, planStack, startStack, USERS, type DemoUser } from './stack.js'
 
 const started = Date.now()
+// This run's screenshots only: an earlier run's (e.g. of a page since fixed) would mislead.
+for (const file of (() => { try { return readdirSync(screenshotDir) } catch { return [] } })()) {
+  if (/^4-.*\.png$/.test(file)) rmSync(path.join(screenshotDir, file))
+}
 const plan = await planStack('s4')
 const hub = await startJupyterHub(t, {
   name: 's4-hub',

@@ -7,12 +7,12 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { ensurePeers } from '../setup/peers.js'
-import { repoDir } from './stack.js'
+import { servicesDir } from './stack.js'
 
 const started = Date.now()
 const peers = await ensurePeers({ log: (line) => { console.log(`# [peers] ${line}`) } })
 const missing = ['platform', 'tool-auth', 'spawner-broker']
-  .map((service) => path.join(repoDir, 'services', service, 'dist', 'server.js'))
+  .map((service) => path.join(servicesDir, service, 'dist', 'server.js'))
   .filter((file) => !existsSync(file))
 if (missing.length > 0) {
   throw new Error(`the services are not built (${missing.join(', ')}): run \`pnpm build\` at the repository root`)

@@ -19,6 +19,8 @@ import { freePorts, startProcess, type ManagedProcess, type Teardown } from '../
 import { outputDir, testDir } from '../setup/peers.js'
 
 export const repoDir = path.resolve(testDir, '..')
+/** Where the built services are (LTILAUNCH_E2E_SERVICES_DIR: another build, e.g. a patched one). */
+export const servicesDir = process.env.LTILAUNCH_E2E_SERVICES_DIR ?? path.join(repoDir, 'services')
 
 /** The shared values (common brief): client ids, deployment, dev images, secrets. */
 export const CLIENT_ID = 'ltilaunch-jupyterhub'
@@ -194,8 +196,8 @@ export async function startStack (t: Teardown, plan: StackPlan, options: StackOp
     const proc = await startProcess(t, {
       name: `${plan.name}-${service}`,
       cmd: process.execPath,
-      args: [path.join(repoDir, 'services', service, 'dist', 'server.js')],
-      cwd: path.join(repoDir, 'services', service),
+      args: [path.join(servicesDir, service, 'dist', 'server.js')],
+      cwd: path.join(servicesDir, service),
       env,
       readyUrl: { url: `${url}/readyz`, ok: (status) => status === 200 },
       timeoutMs: 30_000,
