@@ -3,7 +3,7 @@ import type { BrokerConfig } from '../config.js'
 import type { StoredLaunch } from '../launches/records.js'
 import { SpawnFailed, type SpawnContext, type SpawnDriver, type SpawnResult } from './driver.js'
 import { HubClient, HubError } from './hub-client.js'
-import { courseGroupName, variantServerName } from './names.js'
+import { courseGroupName, hubUrlSegment, variantServerName } from './names.js'
 import { UserOptionsForm } from './user-options.js'
 
 /** The parts of the hub's user model the broker reads. */
@@ -244,10 +244,10 @@ export class JupyterHubDriver implements SpawnDriver {
 
   #result (name: string, serverName: string, url: string | undefined): SpawnResult {
     const base = this.#publicUrl.pathname.replace(/\/+$/, '')
-    const next = `${base}/hub/user/${encodeURIComponent(name)}/${serverName ? `${encodeURIComponent(serverName)}/` : ''}`
+    const next = `${base}/hub/user/${hubUrlSegment(name)}/${serverName ? `${hubUrlSegment(serverName)}/` : ''}`
     const login = new URL(`${base}/hub/login`, this.#publicUrl)
     login.searchParams.set('next', next)
-    const serverPath = url ?? `${base}/user/${encodeURIComponent(name)}/${serverName ? `${encodeURIComponent(serverName)}/` : ''}`
+    const serverPath = url ?? `${base}/user/${hubUrlSegment(name)}/${serverName ? `${hubUrlSegment(serverName)}/` : ''}`
     return { serverName, serverUrl: new URL(serverPath, this.#publicUrl).href, redirectUrl: login.href }
   }
 }

@@ -42,3 +42,15 @@ export function variantServerName (base: string, image: string): string {
 export function courseGroupName (course: { id: string, label?: string }): string {
   return `course-${safeServerName(course.label?.trim() || course.id)}`
 }
+
+/**
+ * A user or server name as JupyterHub writes it in URLs: Python's
+ * `quote(name, safe='@~')`. encodeURIComponent differs on `@` (which the hub
+ * keeps, so `/user/ada@example.edu/` is the server's real base URL) and on
+ * `!'()*` (which Python escapes).
+ */
+export function hubUrlSegment (name: string): string {
+  return encodeURIComponent(name)
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replaceAll('%40', '@')
+}

@@ -48,6 +48,14 @@ t.test('the progress page sends the browser to the hub login with next= the serv
   t.match(page.headers.location, '%2Fhub%2Fuser%2Fada%2F', 'next is url-encoded')
 })
 
+t.test('an email username reaches the server URL the hub serves (@ not escaped)', async (t) => {
+  const { app } = await withHub(t, { HUB_NAMED_SERVERS: 'true' })
+  const { id, record } = await launch(app, { username: 'ada@example.edu' })
+  const page = await app.inject({ url: `/launches/${id}`, headers: { accept: 'text/html' } })
+  const location = new URL(page.headers.location as string)
+  t.equal(location.searchParams.get('next'), `/hub/user/ada@example.edu/${record.serverName}/`)
+})
+
 t.test('a hub under a path prefix: the login URL and next carry the prefix', async (t) => {
   const { app } = await withHub(t, { HUB_PUBLIC_URL: 'https://uni.example.org/jhub/' })
   const { id } = await launch(app, { username: 'prefixed' })

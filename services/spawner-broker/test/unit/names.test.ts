@@ -1,5 +1,5 @@
 import t from 'tap'
-import { courseGroupName, safeServerName, serverNameFor, variantServerName } from '../../src/drivers/names.js'
+import { courseGroupName, hubUrlSegment, safeServerName, serverNameFor, variantServerName } from '../../src/drivers/names.js'
 
 // JupyterHub 5's rule for new named servers, and the older "alphanumeric, or stem-hash" rule.
 const SAFE_SLUG = /^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,29}$/
@@ -35,4 +35,10 @@ t.test('a variant per image, and course groups', async (t) => {
   t.match(a, SAFE_SLUG)
   t.match(variantServerName('', 'img:a'), /^server-[0-9a-f]{8}$/)
   t.equal(courseGroupName({ id: 'c1', label: 'math101' }), 'course-math101')
+})
+
+t.test('names in hub URLs are escaped as JupyterHub escapes them (quote, safe @~)', async (t) => {
+  t.equal(hubUrlSegment('ada@example.edu'), 'ada@example.edu', '@ stays, as in /user/ada@example.edu/')
+  t.equal(hubUrlSegment('a b/c+d'), 'a%20b%2Fc%2Bd')
+  t.equal(hubUrlSegment("o'neil(1)!*~"), 'o%27neil%281%29%21%2A~')
 })
