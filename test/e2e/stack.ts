@@ -10,7 +10,7 @@
  * tool-auth can start before the services that name the hub.
  */
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { deletePrefix, testRedisUrl } from '@ltilaunch/service-kit/testing'
 import { Redis } from 'ioredis'
@@ -64,6 +64,10 @@ export async function planStack (name: string): Promise<StackPlan> {
   const [platformPort, toolAuthPort, brokerPort, hubPort] = await freePorts(4) as [number, number, number, number]
   const base = path.join(outputDir, 'e2e')
   mkdirSync(base, { recursive: true })
+  // Keep the last few runs' directories of this name, not every one.
+  const earlier = readdirSync(base).filter((entry) => entry.startsWith(`${name}-`)).map((entry) => path.join(base, entry))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)
+  for (const dir of earlier.slice(4)) rmSync(dir, { recursive: true, force: true })
   const url = (port: number): string => `http://127.0.0.1:${port}`
   return {
     name,
