@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module'
+import type { FastifyRequest } from 'fastify'
 import type { LoggerOptions } from 'pino'
 
 /**
@@ -33,13 +34,38 @@ export interface LoggerSettings {
   pretty?: boolean
 }
 
-/** pino options for a service: its name on every line, secrets redacted, pretty on a terminal. */
+/**
+ * The request as a log line shows it, without its query: in this system a
+ * query often carries a one-time value (login_hint, lti_message_hint, state,
+ * an OAuth code), and a log must never yield a usable launch. `maskPath`
+ * hides a capability that sits in the path itself.
+ */
+export function requestLogSerializer (maskPath: (path: string) => string = (path) => path) {
+  return (request: FastifyRequest) => {
+    // A `req` logged by hand may be any object; only a request is reshaped.
+    if (typeof request?.url !== 'string') return request
+    return {
+      method: request.method,
+      url: maskPath(request.url.split('?')[0] ?? ''),
+      host: request.host,
+      remoteAddress: request.ip
+    }
+  }
+}
+
+/** Route `logSerializers` for a path that is itself a capability, such as /launches/<ticket>. */
+export function maskedPathLogSerializers (pattern: RegExp, replacement: string) {
+  return { req: requestLogSerializer((path) => path.replace(pattern, replacement)) }
+}
+
+/** pino options for a service: its name on every line, secrets redacted, queries left out, pretty on a terminal. */
 export function loggerOptions (settings: LoggerSettings): LoggerOptions {
   const pretty = settings.pretty ?? (process.stdout.isTTY === true && process.env.NODE_ENV !== 'production')
   const options: LoggerOptions = {
     level: settings.level,
     base: { service: settings.service },
-    redact: { paths: REDACTED_PATHS, censor: '[redacted]' }
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    serializers: { req: requestLogSerializer() }
   }
   const target = pretty ? prettyTarget() : undefined
   if (target) {

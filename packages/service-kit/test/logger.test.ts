@@ -30,3 +30,25 @@ t.test('pretty logs only when asked or on a terminal', async (t) => {
   t.ok(loggerOptions({ level: 'info', service: 'kit', pretty: true }).transport, 'pretty has a transport')
   t.notOk(loggerOptions({ level: 'info', service: 'kit', pretty: false }).transport)
 })
+
+t.test('request log lines leave out the query, and a masked path hides its capability', async (t) => {
+  const { default: Fastify } = await import('fastify')
+  const { maskedPathLogSerializers } = await import('../src/logger.js')
+  const lines: string[] = []
+  const stream = new Writable({
+    write (chunk, _encoding, done) {
+      lines.push(String(chunk))
+      done()
+    }
+  })
+  const app = Fastify({ logger: { ...loggerOptions({ level: 'info', service: 'kit', pretty: false }), stream } })
+  app.get('/login', async () => 'ok')
+  app.get('/launches/:ticket', { logSerializers: maskedPathLogSerializers(/^\/launches\/[^/]+/, '/launches/[ticket]') }, async () => 'ok')
+  t.teardown(() => app.close())
+  await app.inject('/login?login_hint=secret-hint&state=secret-state')
+  await app.inject('/launches/secret-ticket?x=1')
+  const out = lines.join('')
+  t.notMatch(out, 'secret-', 'no query value and no ticket in the log')
+  t.match(out, '"url":"/login"')
+  t.match(out, '"url":"/launches/[ticket]"')
+})

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream'
 import Fastify from 'fastify'
 import fp from 'fastify-plugin'
+import { loggerOptions } from '@ltilaunch/service-kit'
 import { memoryStoreForTest } from '@ltilaunch/service-kit/testing'
 import t from 'tap'
 import app from '../src/app.js'
@@ -11,7 +12,8 @@ t.test('no one-time value, token, password or key reaches the log', async (t) =>
   const lines: string[] = []
   const stream = new Writable({ write (chunk, _encoding, done) { lines.push(String(chunk)); done() } })
   const config = readConfig({ ...TEST_ENV, LOG_LEVEL: 'info' })
-  const server = Fastify({ logger: { level: 'info', stream } })
+  // The logger the service runs with (server.ts → the kit), writing here.
+  const server = Fastify({ logger: { ...loggerOptions({ level: 'info', service: 'platform', pretty: false }), stream } })
   await server.register(fp(app), { config, store: memoryStoreForTest(t) })
   t.teardown(async () => await server.close())
 

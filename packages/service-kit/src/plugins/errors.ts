@@ -1,12 +1,22 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { STATUS_CODES } from 'node:http'
+import { Type } from 'typebox'
 import { html, page } from '../html.js'
 
 export interface ErrorsPluginOptions {
   /** The stable prefix of this service's error codes, such as TOOL_AUTH. */
   prefix: string
 }
+
+/** The JSON body of every error reply, for routes' response schemas. */
+export const ErrorReplySchema = Type.Object({
+  statusCode: Type.Integer(),
+  code: Type.String({ description: 'stable, prefixed by the service' }),
+  error: Type.String(),
+  message: Type.String(),
+  hint: Type.Optional(Type.String())
+})
 
 /** An error that may carry advice for the person who sees it. */
 export interface HintedError extends FastifyError {

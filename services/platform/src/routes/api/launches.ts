@@ -1,9 +1,9 @@
+import { ErrorReplySchema, maskedPathLogSerializers } from '@ltilaunch/service-kit'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type, type Static } from 'typebox'
 import { apiKeyMatches } from '../../lib/api-keys.js'
 import { randomToken } from '../../lib/csrf.js'
-import { secretUrlSerializers } from '../../lib/log.js'
 import { launchClaims, type LaunchInput, type Launcher } from '../../lib/launch.js'
 import { ApiUnauthorized, LaunchInvalid, LaunchLinkInvalid, UnknownDeployment, UnknownTool } from '../../errors.js'
 
@@ -39,13 +39,8 @@ const LaunchCreated = Type.Object({
   expiresAt: Type.String({ description: 'ISO 8601' })
 })
 
-const ErrorReply = Type.Object({
-  statusCode: Type.Integer(),
-  code: Type.String(),
-  error: Type.String(),
-  message: Type.String(),
-  hint: Type.Optional(Type.String())
-})
+// The one-time launch URL is a capability: keep it out of the log.
+const ticketLogSerializers = maskedPathLogSerializers(/^\/launches\/[^/]+/, '/launches/[ticket]')
 
 interface Ticket {
   request: LaunchRequest
@@ -110,7 +105,7 @@ const launchApi: FastifyPluginAsyncTypebox = async (fastify) => {
     },
     schema: {
       body: LaunchRequestSchema,
-      response: { 201: LaunchCreated, 401: ErrorReply, 404: ErrorReply, 422: ErrorReply }
+      response: { 201: LaunchCreated, 401: ErrorReplySchema, 404: ErrorReplySchema, 422: ErrorReplySchema }
     }
   }, async (request, reply) => {
     reply.removeHeader('www-authenticate')
@@ -129,7 +124,7 @@ const launchApi: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.get('/launches/:ticket', {
-    logSerializers: secretUrlSerializers,
+    logSerializers: ticketLogSerializers,
     schema: { params: Type.Object({ ticket: Type.String({ minLength: 20, maxLength: 100 }) }) }
   }, async (request, reply) => {
     const ticket = await store.take<Ticket>(ticketKey(request.params.ticket))

@@ -3,7 +3,6 @@ import { AuthorizationRequestParamsSchema, type AuthorizationRequestParams } fro
 import { autoSubmitPage } from '@ltilaunch/service-kit'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { AuthRedirectUriNotRegistered, AuthUnknownClient } from '../../errors.js'
-import { secretUrlSerializers } from '../../lib/log.js'
 import { SESSION_COOKIE } from '../../plugins/sessions.js'
 
 /** OIDC error codes (OIDC Core 3.1.2.6, RFC 6749 4.1.2.1) that go back to the tool. */
@@ -90,9 +89,9 @@ const authorize: FastifyPluginAsyncTypebox = async (fastify) => {
     return await reply.type('text/html; charset=utf-8').send(autoSubmitPage({ title: `Opening ${tool.name}`, action: redirectUri, fields }))
   }
 
-  fastify.get('/lti/authorize', { schema: { querystring: AuthorizationRequestParamsSchema }, logSerializers: secretUrlSerializers },
+  fastify.get('/lti/authorize', { schema: { querystring: AuthorizationRequestParamsSchema } },
     async (request, reply) => await respond(request, reply, request.query as Params))
-  fastify.post('/lti/authorize', { schema: { body: AuthorizationRequestParamsSchema }, logSerializers: secretUrlSerializers },
+  fastify.post('/lti/authorize', { schema: { body: AuthorizationRequestParamsSchema } },
     async (request, reply) => await respond(request, reply, request.body as Params))
 }
 

@@ -1,3 +1,4 @@
+import { maskedPathLogSerializers } from '@ltilaunch/service-kit'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
@@ -7,6 +8,9 @@ import { TERMINAL, type StoredLaunch } from '../../launches/records.js'
 import { publicBase, publicPath } from '../../public-url.js'
 import { dryRunPage, failedPage, progressPage } from '../../views/progress-page.js'
 import { LaunchIdParams } from '../v1/launches.js'
+
+// The launch id in these paths is what lets a browser see the launch: keep it out of the log.
+const launchLogSerializers = maskedPathLogSerializers(/^\/launches\/[^/]+/, '/launches/[id]')
 
 const KEEPALIVE_MS = 15_000
 
@@ -28,6 +32,7 @@ const launchPages: FastifyPluginAsyncTypebox = async (fastify) => {
   }
 
   fastify.get('/launches/:id', {
+    logSerializers: launchLogSerializers,
     schema: { params: LaunchIdParams }
   }, async (request, reply) => {
     const launch = await find(request.params.id)
@@ -41,6 +46,7 @@ const launchPages: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.get('/launches/:id/events', {
+    logSerializers: launchLogSerializers,
     schema: { params: LaunchIdParams }
   }, async (request, reply) => {
     // Read once before the stream opens, so an unknown launch or a down store is a plain error.
@@ -96,6 +102,7 @@ const launchPages: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.post('/launches/:id/retry', {
+    logSerializers: launchLogSerializers,
     schema: {
       params: LaunchIdParams,
       body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }) })

@@ -1,3 +1,4 @@
+import { ErrorReplySchema } from '@ltilaunch/service-kit'
 import { LaunchRecordSchema, LaunchStatusSchema, PendingLaunchRequestSchema } from '@ltilaunch/claims'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
@@ -5,14 +6,6 @@ import { LaunchNotFound } from '../../errors.js'
 import { acceptLaunch, launchUrls } from '../../launches/intake.js'
 import { publicRecord } from '../../launches/records.js'
 import { publicBase } from '../../public-url.js'
-
-const ErrorReply = Type.Object({
-  statusCode: Type.Integer(),
-  code: Type.String(),
-  error: Type.String(),
-  message: Type.String(),
-  hint: Type.Optional(Type.String())
-})
 
 const Accepted = Type.Object({
   id: Type.String(),
@@ -37,7 +30,7 @@ const launchesApi: FastifyPluginAsyncTypebox = async (fastify) => {
         'idempotency-key': Type.String({ minLength: 1, maxLength: 200 })
       }),
       body: PendingLaunchRequestSchema,
-      response: { 200: Accepted, 201: Accepted, 400: ErrorReply, 401: ErrorReply, 409: ErrorReply, 422: ErrorReply, 503: ErrorReply }
+      response: { 200: Accepted, 201: Accepted, 400: ErrorReplySchema, 401: ErrorReplySchema, 409: ErrorReplySchema, 422: ErrorReplySchema, 503: ErrorReplySchema }
     }
   }, async (request, reply) => {
     const { launch, created } = await acceptLaunch(fastify, request.body, request.headers['idempotency-key'])
@@ -55,7 +48,7 @@ const launchesApi: FastifyPluginAsyncTypebox = async (fastify) => {
     onRequest: fastify.requireServiceToken,
     schema: {
       params: LaunchIdParams,
-      response: { 200: LaunchRecordSchema, 401: ErrorReply, 404: ErrorReply }
+      response: { 200: LaunchRecordSchema, 401: ErrorReplySchema, 404: ErrorReplySchema }
     }
   }, async (request) => {
     const launch = await fastify.launches.get(request.params.id)

@@ -3,7 +3,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type, type Static } from 'typebox'
 import { DeploymentUnknown, LoginParamMissing, TargetNotAllowed } from '../../errors.js'
-import { queryFreeLogSerializers } from '../../lib/log.js'
 import { rateLimited } from '../../lib/rate-limit.js'
 import { cookieOptions, nextFromTarget, publicBase, targetAllowed } from '../../lib/urls.js'
 
@@ -81,9 +80,8 @@ const loginRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   const schema = { response: { 302: Type.Null() } }
   const routeConfig = { rateLimit: rateLimited(config) }
-  const logSerializers = queryFreeLogSerializers
   for (const url of ['/lti13/oauth_login', '/lti13/login']) {
-    fastify.get(url, { config: routeConfig, logSerializers, schema: { ...schema, querystring: LoginParamsSchema } }, async (request, reply) => await initiate(request, reply, request.query))
+    fastify.get(url, { config: routeConfig, schema: { ...schema, querystring: LoginParamsSchema } }, async (request, reply) => await initiate(request, reply, request.query))
     fastify.post(url, { config: routeConfig, schema: { ...schema, body: LoginParamsSchema } }, async (request, reply) => await initiate(request, reply, request.body))
   }
 }

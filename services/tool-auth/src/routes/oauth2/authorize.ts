@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { NoSession, OAuthClientUnknown, RedirectUriMismatch } from '../../errors.js'
-import { queryFreeLogSerializers } from '../../lib/log.js'
 import type { CodeRecord } from '../../plugins/oauth.js'
 
 /** RFC 6749 4.1.1 and RFC 7636 4.3; unknown parameters are ignored (RFC 6749 3.1). */
@@ -19,7 +18,7 @@ const AuthorizeQuery = Type.Object({
 const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/
 
 const authorizeRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  fastify.get('/oauth2/authorize', { logSerializers: queryFreeLogSerializers, schema: { querystring: AuthorizeQuery, response: { 302: Type.Null() } } }, async (request, reply) => {
+  fastify.get('/oauth2/authorize', { schema: { querystring: AuthorizeQuery, response: { 302: Type.Null() } } }, async (request, reply) => {
     const query = request.query
     // Until the client and its redirect URI are known good, errors are shown
     // here, never redirected (RFC 6749 4.1.2.1): no open redirector.
