@@ -11,22 +11,22 @@ import { spawn, spawnSync, execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, mkdirSync, existsSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join, resolve as resolvePath } from 'node:path'
 import { bootEnv } from './boot-env.mjs'
 
-const root = resolve(import.meta.dirname, '../..')
+const root = resolvePath(import.meta.dirname, '../..')
 const SERVICES = ['platform', 'tool-auth', 'spawner-broker']
 const GRACE_MS = 5000
 const BOOT_TIMEOUT_MS = 20000
 
-const freePort = () => new Promise((resolvePort, reject) => {
+const freePort = () => new Promise((resolve, reject) => {
   const server = createServer().listen(0, '127.0.0.1', () => {
     const { port } = server.address()
-    server.close(() => resolvePort(port))
+    server.close(() => resolve(port))
   }).on('error', reject)
 })
 
-const sleep = (ms) => new Promise((resolveSleep) => setTimeout(resolveSleep, ms))
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 async function get (url) {
   try {
@@ -76,7 +76,7 @@ async function bootOne (service, ports, workDir) {
   let log = ''
   child.stdout.on('data', (chunk) => { log += chunk })
   child.stderr.on('data', (chunk) => { log += chunk })
-  const exited = new Promise((resolveExit) => child.on('exit', (code, signal) => resolveExit({ code, signal })))
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
 
   const base = `http://127.0.0.1:${ports[service]}`
   const problems = []
