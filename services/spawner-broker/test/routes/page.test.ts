@@ -95,6 +95,23 @@ t.test('the event stream sends each change of the launch and ends when it is don
   t.same(counts, [...counts].sort((a, b) => a - b), 'progress only grows')
 })
 
+t.test('the last change reaches the stream even when it shares a millisecond with the one before', async (t) => {
+  const app = await build(t, { env: { DRY_RUN_STEP_MS: '60000' } })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const address = app.server.address()
+  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+  const id = (await postLaunch(app, launchRequest())).json().id as string
+  const reading = readEvents(`${base}/launches/${id}/events`)
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  const current = await app.launches.get(id)
+  if (current === undefined) throw new Error('the launch is gone')
+  // Ready, written with the very same updatedAt as the update before it (the
+  // repository would stamp a new time, so write the record as it is).
+  await app.store.set(`launch:${id}`, { ...current, status: 'ready', progress: [...current.progress, { at: current.updatedAt, message: 'ready' }] }, 600)
+  const events = await reading
+  t.equal(events.at(-1)?.data.status, 'ready', 'the stream says ready before it ends')
+})
+
 t.test('with a hub, the last event carries the hub login URL', async (t) => {
   const hub = await fakeHubForTest(t, { spawnMs: 200 })
   const app = await build(t, { env: { HUB_URL: hub.url, HUB_API_TOKEN: hub.options.token } })

@@ -71,8 +71,11 @@ const launchPages: FastifyPluginAsyncTypebox = async (fastify) => {
       ...(l.reason ? { reason: l.reason } : {}),
       ...(l.status === 'ready' && l.redirectUrl ? { redirectUrl: l.redirectUrl } : {})
     })
+    // Two writes can share a millisecond, so updatedAt alone would miss the
+    // last one (the stream would end at `ready` without saying so).
+    const version = (l: StoredLaunch): string => `${l.updatedAt}|${l.status}|${l.progress.length}`
     update(launch)
-    let seen = launch.updatedAt
+    let seen = version(launch)
     let lastWrite = Date.now()
     // Bounded: an EventSource reconnects by itself after the stream ends.
     const until = Date.now() + config.SPAWN_TIMEOUT * 1000 + 60_000
@@ -89,8 +92,8 @@ const launchPages: FastifyPluginAsyncTypebox = async (fastify) => {
         break
       }
       launch = next
-      if (launch.updatedAt !== seen) {
-        seen = launch.updatedAt
+      if (version(launch) !== seen) {
+        seen = version(launch)
         update(launch)
         lastWrite = Date.now()
       } else if (Date.now() - lastWrite > KEEPALIVE_MS) {
