@@ -17,5 +17,6 @@ export {
   waitForRedis,
   type RedisClient,
   type RedisSettings,
-  type Store
+  type Store,
+  type StoreOperation
 } from './store/index.js'

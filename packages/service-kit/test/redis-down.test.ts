@@ -14,6 +14,7 @@ t.test('a store whose Redis is down fails fast with StoreUnavailableError', asyn
   t.teardown(() => store.close())
   const started = Date.now()
   await t.rejects(store.take('x'), { code: 'LTILAUNCH_STORE_UNAVAILABLE', statusCode: 503 })
+  await t.rejects(store.batch([{ op: 'set', key: 'x', value: 1, ttlSeconds: 60 }, { op: 'get', key: 'y' }]), { code: 'LTILAUNCH_STORE_UNAVAILABLE', statusCode: 503 })
   t.ok(Date.now() - started < 1500, 'it does not hang')
   t.ok(new StoreUnavailableError('x') instanceof Error)
 })

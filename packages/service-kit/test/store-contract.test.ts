@@ -71,6 +71,37 @@ for (const kind of STORE_KINDS) {
       await t.rejects(store.set('bad', 1, -5), RangeError)
     })
 
+    t.test('batch runs its operations in order and answers each', async (t) => {
+      await store.set('b:old', 'old', 60)
+      const results = await store.batch([
+        { op: 'set', key: 'b:1', value: { n: 1 }, ttlSeconds: 60 },
+        { op: 'putNew', key: 'b:1', value: 'not written', ttlSeconds: 60 },
+        { op: 'putNew', key: 'b:2', value: 'two', ttlSeconds: 60 },
+        { op: 'get', key: 'b:1' },
+        { op: 'get', key: 'b:missing' },
+        { op: 'delete', key: 'b:old' },
+        { op: 'delete', key: 'b:old' }
+      ])
+      t.same(results, [undefined, false, true, { n: 1 }, undefined, true, false])
+      t.equal(await store.get('b:2'), 'two')
+      t.equal(await store.get('b:old'), undefined)
+      t.same(await store.batch([]), [], 'an empty batch does nothing')
+    })
+
+    t.test('a batch with a bad TTL writes nothing', async (t) => {
+      await t.rejects(store.batch([
+        { op: 'set', key: 'b:bad-1', value: 1, ttlSeconds: 60 },
+        { op: 'set', key: 'b:bad-2', value: 1, ttlSeconds: 0 }
+      ]), RangeError)
+      t.equal(await store.get('b:bad-1'), undefined)
+    })
+
+    t.test('batched values expire after their TTL', async (t) => {
+      await store.batch([{ op: 'set', key: 'b:short', value: 'v', ttlSeconds: 1 }])
+      await sleep(1100)
+      t.equal(await store.get('b:short'), undefined)
+    })
+
     t.test('ping answers', async (t) => {
       await t.resolves(store.ping())
     })

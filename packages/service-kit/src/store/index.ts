@@ -5,7 +5,7 @@ import type { Store } from './store.js'
 
 export { MemoryStore } from './memory.js'
 export { createRedisClient, redisConfigured, RedisStore, waitForRedis, type RedisClient, type RedisSettings } from './redis.js'
-export { StoreUnavailableError, type Store } from './store.js'
+export { StoreUnavailableError, type Store, type StoreOperation } from './store.js'
 
 /**
  * The store a service runs on: Redis when the settings name one, otherwise

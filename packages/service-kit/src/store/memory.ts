@@ -1,4 +1,4 @@
-import { assertTtl, type Store } from './store.js'
+import { assertTtl, type Store, type StoreOperation } from './store.js'
 
 interface Entry {
   value: string
@@ -66,6 +66,20 @@ export class MemoryStore implements Store {
     const existed = this.#read(key) !== undefined
     this.#entries.delete(this.#prefix + key)
     return existed
+  }
+
+  async batch (operations: readonly StoreOperation[]): Promise<unknown[]> {
+    for (const operation of operations) if ('ttlSeconds' in operation) assertTtl(operation.ttlSeconds)
+    const results: unknown[] = []
+    for (const operation of operations) {
+      switch (operation.op) {
+        case 'set': results.push(await this.set(operation.key, operation.value, operation.ttlSeconds)); break
+        case 'putNew': results.push(await this.putNew(operation.key, operation.value, operation.ttlSeconds)); break
+        case 'get': results.push(await this.get(operation.key)); break
+        case 'delete': results.push(await this.delete(operation.key)); break
+      }
+    }
+    return results
   }
 
   async ping (): Promise<void> {}

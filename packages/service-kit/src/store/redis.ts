@@ -1,6 +1,6 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import { splitList } from '../config.js'
-import { assertTtl, StoreUnavailableError, type Store } from './store.js'
+import { assertTtl, StoreUnavailableError, type Store, type StoreOperation } from './store.js'
 
 export type RedisClient = Redis | Cluster
 
@@ -114,6 +114,45 @@ export class RedisStore implements Store {
 
   async delete (key: string): Promise<boolean> {
     return (await this.#run(() => this.redis.del(this.prefix + key))) > 0
+  }
+
+  async batch (operations: readonly StoreOperation[]): Promise<unknown[]> {
+    if (operations.length === 0) return []
+    const ttls = operations.map((operation) => 'ttlSeconds' in operation ? assertTtl(operation.ttlSeconds) : 0)
+    // Keys of one batch may live on different cluster nodes, where a pipeline
+    // cannot go: there they are sent side by side instead.
+    if (this.redis instanceof Cluster) {
+      return await Promise.all(operations.map(async (operation) => {
+        switch (operation.op) {
+          case 'set': return await this.set(operation.key, operation.value, operation.ttlSeconds)
+          case 'putNew': return await this.putNew(operation.key, operation.value, operation.ttlSeconds)
+          case 'get': return await this.get(operation.key)
+          case 'delete': return await this.delete(operation.key)
+        }
+      }))
+    }
+    const pipeline = this.redis.pipeline()
+    operations.forEach((operation, i) => {
+      const key = this.prefix + operation.key
+      switch (operation.op) {
+        case 'set': pipeline.set(key, JSON.stringify(operation.value), 'EX', ttls[i] as number); break
+        case 'putNew': pipeline.set(key, JSON.stringify(operation.value), 'EX', ttls[i] as number, 'NX'); break
+        case 'get': pipeline.get(key); break
+        case 'delete': pipeline.del(key); break
+      }
+    })
+    const replies = await this.#run(async () => await pipeline.exec())
+    return operations.map((operation, i) => {
+      const [err, reply] = replies?.[i] ?? [new Error('no reply')]
+      if (err) throw new StoreUnavailableError(err.message)
+      switch (operation.op) {
+        case 'set': return undefined
+        case 'putNew': return reply === 'OK'
+        case 'get': return reply === null ? undefined : JSON.parse(reply as string)
+        case 'delete': return (reply as number) > 0
+      }
+      return undefined
+    })
   }
 
   async ping (): Promise<void> {

@@ -18,10 +18,23 @@ export interface Store {
   get<T = unknown> (key: string): Promise<T | undefined>
   set (key: string, value: unknown, ttlSeconds: number): Promise<void>
   delete (key: string): Promise<boolean>
+  /**
+   * Several operations in one round trip (a pipeline on Redis), in order;
+   * each is atomic, the batch as a whole is not. Results match the
+   * operations: undefined for set, a boolean for putNew and delete, the
+   * value (or undefined) for get.
+   */
+  batch (operations: readonly StoreOperation[]): Promise<unknown[]>
   /** Resolves when the backing store answers; rejects with StoreUnavailableError otherwise. */
   ping (): Promise<void>
   close (): Promise<void>
 }
+
+export type StoreOperation =
+  | { op: 'set', key: string, value: unknown, ttlSeconds: number }
+  | { op: 'putNew', key: string, value: unknown, ttlSeconds: number }
+  | { op: 'get', key: string }
+  | { op: 'delete', key: string }
 
 /** The store cannot be reached: callers answer 503 with Retry-After, not 500. */
 export const StoreUnavailableError = createError<[string]>(
