@@ -1,4 +1,5 @@
 export { parseDocument, parseStructured } from './document.js'
+export { JsonClient, JsonClientError, type JsonClientOptions, type JsonReply } from './json-client.js'
 export { BaseConfigProperties, BaseConfigSchema, ConfigError, loadConfig, splitList, type BaseConfig } from './config.js'
 export { autoSubmitPage, escapeHtml, html, page, raw, SafeHtml, type PageOptions } from './html.js'
 export { loggerOptions, maskedPathLogSerializers, REDACTED_PATHS, requestLogSerializer, type LoggerSettings } from './logger.js'

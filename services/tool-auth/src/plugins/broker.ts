@@ -1,4 +1,5 @@
 import type { PendingLaunchRequest } from '@ltilaunch/claims'
+import { JsonClient, type JsonReply } from '@ltilaunch/service-kit'
 import fp from 'fastify-plugin'
 import { BrokerRefused, BrokerUnavailable, ImageRefused } from '../errors.js'
 
@@ -40,33 +41,26 @@ function isLaunch (value: unknown): value is BrokerLaunch {
 
 export default fp(async function brokerPlugin (fastify) {
   const { BROKER_URL, BROKER_SERVICE_TOKEN, BROKER_TIMEOUT_MS } = fastify.config
-  const base = BROKER_URL?.replace(/\/+$/, '')
+  const client = BROKER_URL === undefined
+    ? undefined
+    : new JsonClient(BROKER_URL, { timeoutMs: BROKER_TIMEOUT_MS, headers: { authorization: `Bearer ${BROKER_SERVICE_TOKEN ?? ''}` } })
+  fastify.addHook('onClose', async () => { client?.close() })
 
   /** One POST; undefined when the broker could not be reached or timed out. */
-  async function post (launch: PendingLaunchRequest, idempotencyKey: string): Promise<Response | undefined> {
+  async function post (launch: PendingLaunchRequest, idempotencyKey: string): Promise<JsonReply | undefined> {
     try {
-      return await fetch(`${base}/v1/launches`, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${BROKER_SERVICE_TOKEN ?? ''}`,
-          'idempotency-key': idempotencyKey,
-          'content-type': 'application/json',
-          accept: 'application/json'
-        },
-        body: JSON.stringify(launch),
-        signal: AbortSignal.timeout(BROKER_TIMEOUT_MS)
-      })
+      return await client?.request('POST', 'v1/launches', { body: launch, headers: { 'idempotency-key': idempotencyKey } })
     } catch (err) {
       fastify.log.warn({ reason: (err as Error).message }, 'broker unreachable')
       return undefined
     }
   }
 
-  const transient = (response: Response | undefined): boolean =>
+  const transient = (response: JsonReply | undefined): boolean =>
     response === undefined || response.status === 502 || response.status === 503 || response.status === 504
 
   async function createLaunch (launch: PendingLaunchRequest, idempotencyKey: string): Promise<BrokerLaunch> {
-    if (base === undefined) throw new Error('no broker is configured')
+    if (client === undefined) throw new Error('no broker is configured')
     // One retry for a blip, with the same Idempotency-Key: if the first call
     // did reach the broker, the retry gets that same launch back (200), not a second one.
     let response = await post(launch, idempotencyKey)
@@ -75,12 +69,8 @@ export default fp(async function brokerPlugin (fastify) {
       response = await post(launch, idempotencyKey)
     }
     if (response === undefined) throw new BrokerUnavailable()
-    let body: Record<string, unknown> = {}
-    try {
-      body = await response.json() as Record<string, unknown>
-    } catch {
-      // a reply without JSON is judged by its status alone
-    }
+    // A reply without a JSON object is judged by its status alone.
+    const body = typeof response.body === 'object' && response.body !== null ? response.body as Record<string, unknown> : {}
     if ((response.status === 200 || response.status === 201) && isLaunch(body)) return body
     if (response.status === 422) {
       throw new ImageRefused(typeof body.message === 'string' ? body.message : 'the broker\'s image policy does not allow it.')
@@ -93,5 +83,5 @@ export default fp(async function brokerPlugin (fastify) {
     throw new BrokerRefused(`${response.status} ${typeof body.code === 'string' ? body.code : ''}`.trim())
   }
 
-  fastify.decorate('broker', { configured: base !== undefined, createLaunch })
+  fastify.decorate('broker', { configured: client !== undefined, createLaunch })
 }, { name: 'tool-auth-broker' })
