@@ -60,8 +60,9 @@ export class MemoryQueue implements WorkQueue {
     return out
   }
 
-  async ack (entryId: string): Promise<void> {
+  async ack (entryId: string, lease?: string): Promise<void> {
     this.#pending.delete(entryId)
+    if (lease !== undefined) await this.releaseLease(lease)
   }
 
   async touch (entryId: string): Promise<void> {

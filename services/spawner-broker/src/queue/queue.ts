@@ -37,8 +37,13 @@ export interface WorkQueue {
   read (count: number, blockMs: number): Promise<QueueEntry[]>
   /** Entries idle longer than the claim time (their consumer died), now this consumer's. */
   reclaim (count: number): Promise<QueueEntry[]>
-  /** Done with an entry: it leaves the queue. */
-  ack (entryId: string): Promise<void>
+  /**
+   * Done with an entry: it leaves the queue. With `lease`, this consumer's
+   * lease of that launch is released after it (the same compare-and-delete as
+   * releaseLease), in the same round trip where the queue can. Rejects when
+   * either failed; releasing the lease again is then harmless.
+   */
+  ack (entryId: string, lease?: string): Promise<void>
   /** Resets an entry's idle time, so that no one claims it while it is worked on. */
   touch (entryId: string): Promise<void>
   acquireLease (launchId: string, ttlMs: number): Promise<boolean>

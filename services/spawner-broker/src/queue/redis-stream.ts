@@ -22,7 +22,7 @@ export interface RedisStreamQueueOptions {
  * The work queue on a Redis Stream with a consumer group: XADD to queue,
  * XREADGROUP (on a connection of its own, since a blocked read holds the
  * connection) to take new entries, XAUTOCLAIM to take entries whose consumer
- * died, XACK + XDEL when done, XCLAIM JUSTID to keep a live entry from
+ * died, XACK + XDEL (and the lease's release) in one pipeline when done, XCLAIM JUSTID to keep a live entry from
  * looking idle. Leases are plain keys with a PX expiry.
  */
 export class RedisStreamQueue implements WorkQueue {
@@ -94,9 +94,19 @@ export class RedisStreamQueue implements WorkQueue {
     return out
   }
 
-  async ack (entryId: string): Promise<void> {
-    await this.#commands.call('XACK', this.#key, this.#group, entryId)
-    await this.#commands.call('XDEL', this.#key, entryId)
+  async ack (entryId: string, lease?: string): Promise<void> {
+    // One round trip: XACK, XDEL and (after them, so the lease outlives the
+    // entry) the lease's compare-and-delete. On a cluster the lease key lives
+    // in another slot than the stream, where one pipeline cannot go.
+    const releaseHere = lease !== undefined && !this.#commands.isCluster
+    const pipeline = this.#commands.pipeline()
+      .call('XACK', this.#key, this.#group, entryId)
+      .call('XDEL', this.#key, entryId)
+    if (releaseHere) pipeline.eval(RELEASE, 1, this.#lease(lease), this.consumer)
+    const replies = await pipeline.exec()
+    if (!replies) throw new Error('no reply to XACK + XDEL')
+    for (const [err] of replies) if (err) throw err
+    if (lease !== undefined && !releaseHere) await this.releaseLease(lease)
   }
 
   async touch (entryId: string): Promise<void> {

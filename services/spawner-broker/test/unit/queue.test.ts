@@ -100,3 +100,40 @@ for (const kind of ['memory', 'redis'] as const) {
     t.ok(await a.acquireLease('L5', IDLE), 'a released lease can be taken')
   })
 }
+
+t.test('redis: acknowledging takes the entry out of the pending list and the stream, and releases only its own lease', async (t) => {
+  if (!(await redisReachable())) {
+    if (redisRequired()) throw new Error(`no Redis at ${testRedisUrl()}`)
+    return t.pass('skipped: no Redis')
+  }
+  const prefix = testPrefix('broker-queue-ack')
+  const redis = new Redis(testRedisUrl())
+  const make = async () => {
+    const q = new RedisStreamQueue({ settings: { REDIS_URL: testRedisUrl() }, prefix, stream: 'launches', group: 'spawners', claimIdleMs: IDLE })
+    await q.connect()
+    return q
+  }
+  const a = await make()
+  const b = await make()
+  t.teardown(async () => {
+    await a.close()
+    await b.close()
+    await deletePrefix(redis, prefix)
+    await redis.quit()
+  })
+  const stream = `${prefix}launches`
+  await a.enqueue('L6', 1)
+  await a.enqueue('L7', 1)
+  const got = await a.read(10, 100)
+  t.equal(got.length, 2)
+  t.ok(await a.acquireLease('L6', 10_000))
+  t.ok(await b.acquireLease('L7', 10_000))
+  await a.ack(got[0]?.entryId as string, 'L6')
+  await a.ack(got[1]?.entryId as string, 'L7') // L7's lease is b's
+  const pending = await redis.call('XPENDING', stream, 'spawners') as [number | string, ...unknown[]]
+  t.equal(Number(pending[0]), 0, 'nothing pending')
+  t.equal(await redis.xlen(stream), 0, 'nothing left in the stream')
+  t.ok(await b.acquireLease('L6', IDLE), 'the acknowledging consumer\'s lease is released')
+  t.notOk(await a.acquireLease('L7', IDLE), 'another consumer\'s lease is left alone')
+  t.ok(await b.renewLease('L7', IDLE))
+})
