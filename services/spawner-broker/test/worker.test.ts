@@ -1,6 +1,8 @@
 import type { RedisStore } from '@ltilaunch/service-kit'
 import { testRedisUrl } from '@ltilaunch/service-kit/testing'
-import t from 'tap'
+import t, { type Test } from 'tap'
+import { SpawnFailed, type SpawnContext, type SpawnDriver, type SpawnResult } from '../src/drivers/driver.js'
+import { LaunchRepository, MAX_PROGRESS, type StoredLaunch } from '../src/launches/records.js'
 import type { WorkQueue } from '../src/queue/queue.js'
 import { RedisStreamQueue } from '../src/queue/redis-stream.js'
 import { Worker } from '../src/worker/worker.js'
@@ -169,4 +171,101 @@ t.test('a failed acknowledgement does not turn a ready launch into a failed one'
   t.equal(counter.acks, 1, 'the acknowledgement was tried')
   await sleep(100)
   t.equal((await getLaunch(app, record.id)).json().status, 'ready', 'and the launch stays ready')
+})
+
+/** The launch repository, counting the writes of records. */
+class CountingLaunches extends LaunchRepository {
+  writes = 0
+  override async save (launch: StoredLaunch): Promise<void> {
+    this.writes++
+    await super.save(launch)
+  }
+}
+
+/** A driver that reports `messages` progress messages, `gapMs` apart (0: back to back, as hub events read in one chunk). */
+function chattyDriver (messages: number, gapMs: number): SpawnDriver {
+  return {
+    name: 'jupyterhub',
+    async spawn (launch: StoredLaunch, context: SpawnContext): Promise<SpawnResult> {
+      for (let i = 1; i <= messages; i++) {
+        if (gapMs > 0) await sleep(gapMs)
+        await context.progress(`step ${i} of ${messages}`, (100 * i) / messages)
+      }
+      return { serverName: launch.serverName, serverUrl: 'http://hub.test/user/x/', redirectUrl: 'http://hub.test/hub/login' }
+    }
+  }
+}
+
+function chattyWorker (t: Test, app: App, launches: LaunchRepository, driver: SpawnDriver): Worker {
+  const worker = new Worker({ queue: app.workQueue, launches, driver, log: app.log, concurrency: 4, claimIdleMs: 1000, spawnTimeoutMs: 5000, maxDeliveries: 5, blockMs: 100 })
+  worker.start()
+  t.teardown(async () => await worker.stop())
+  return worker
+}
+
+t.test('progress that comes in a burst shares writes, and every message reaches the record', async (t) => {
+  const app = await build(t, { env: { WORKER_CONCURRENCY: '0' } })
+  const launches = new CountingLaunches(app.store, 3600)
+  chattyWorker(t, app, launches, chattyDriver(30, 0))
+  const id = (await postLaunch(app, launchRequest())).json().id
+  const record = await waitForLaunch(app, id)
+  t.equal(record.status, 'ready')
+  t.same(record.progress.map((p) => p.message), [
+    'Waiting for a broker to start your server',
+    'Starting your server',
+    ...Array.from({ length: 30 }, (_, i) => `step ${i + 1} of 30`),
+    'Your server is ready'
+  ], 'every message, in order')
+  t.ok(launches.writes < 30, `${launches.writes} writes for 30 messages and two states`)
+  t.ok(launches.writes >= 2, 'spawning and ready are written')
+  t.equal(await pendingEntries(app), 0, 'acknowledged once written')
+})
+
+t.test('past MAX_PROGRESS the record keeps the newest messages, the last one included', async (t) => {
+  const app = await build(t, { env: { WORKER_CONCURRENCY: '0' } })
+  const launches = new CountingLaunches(app.store, 3600)
+  chattyWorker(t, app, launches, chattyDriver(100, 0))
+  const id = (await postLaunch(app, launchRequest())).json().id
+  const record = await waitForLaunch(app, id)
+  t.equal(record.status, 'ready')
+  t.equal(record.progress.length, MAX_PROGRESS)
+  t.same(record.progress.slice(-3).map((p) => p.message), ['step 99 of 100', 'step 100 of 100', 'Your server is ready'])
+  t.ok(launches.writes < 100, `${launches.writes} writes for 100 messages`)
+})
+
+t.test('progress that comes slowly is written message by message, and the page\'s stream sees it', async (t) => {
+  const app = await build(t, { env: { WORKER_CONCURRENCY: '0' } })
+  const launches = new CountingLaunches(app.store, 3600)
+  chattyWorker(t, app, launches, chattyDriver(3, 150))
+  const id = (await postLaunch(app, launchRequest())).json().id
+  const seen = await waitForLaunch(app, id, (r) => r.progress.some((p) => p.message === 'step 1 of 3'))
+  t.equal(seen.status, 'spawning', 'a message is visible while the spawn goes on')
+  const events = await app.inject({ method: 'GET', url: `/launches/${id as string}/events` })
+  const updates = events.body.split('\n\n').filter((chunk) => chunk.startsWith('event: update'))
+  const last = JSON.parse(updates.at(-1)?.split('\ndata: ')[1] ?? '{}')
+  t.equal(last.status, 'ready', 'the stream ends with ready')
+  t.equal(last.redirectUrl, 'http://hub.test/hub/login')
+  t.ok(launches.writes >= 4, `${launches.writes} writes: spawning, then each message (the last one together with ready)`)
+})
+
+t.test('a failed spawn after a burst of progress is recorded as failed, never overwritten by a late progress write', async (t) => {
+  const app = await build(t, { env: { WORKER_CONCURRENCY: '0' } })
+  const launches = new CountingLaunches(app.store, 3600)
+  const driver: SpawnDriver = {
+    name: 'jupyterhub',
+    async spawn (_launch, context) {
+      for (let i = 1; i <= 20; i++) await context.progress(`step ${i}`)
+      throw new SpawnFailed('The hub said no')
+    }
+  }
+  chattyWorker(t, app, launches, driver)
+  const id = (await postLaunch(app, launchRequest())).json().id
+  const record = await waitForLaunch(app, id)
+  t.equal(record.status, 'failed')
+  t.equal(record.reason, 'The hub said no')
+  t.equal(record.progress.at(-1)?.message, 'Failed: The hub said no')
+  t.equal(record.progress.filter((p) => p.message.startsWith('step ')).length, 20)
+  await sleep(100)
+  t.equal((await getLaunch(app, id)).json().status, 'failed', 'and stays failed')
+  t.equal(await pendingEntries(app), 0)
 })

@@ -2,7 +2,12 @@ import type { DryRunSummary, StoredLaunch } from '../launches/records.js'
 
 /** What a driver may tell the worker while it spawns. */
 export interface SpawnContext {
-  /** Records a progress message for the launch's page (saved at once). */
+  /**
+   * Records a progress message for the launch's page. It is written at once
+   * unless a write of the launch is in flight; then it joins the next write
+   * with whatever else comes meanwhile. Rejects when the launch cannot be
+   * written (the spawn should stop).
+   */
   progress: (message: string, percent?: number) => Promise<void>
   /** Aborted when the spawn times out, the lease is lost or the broker stops. */
   signal: AbortSignal

@@ -36,7 +36,9 @@ export class DryRunDriver implements SpawnDriver {
       ['Dry run: nothing was started (no hub is configured)', 100]
     ]
     for (const [message, percent] of steps) {
-      await sleep(this.#stepMs, undefined, { signal: context.signal })
+      // DRY_RUN_STEP_MS=0: no pause at all (not a timer's millisecond), so the messages come as one burst.
+      if (this.#stepMs > 0) await sleep(this.#stepMs, undefined, { signal: context.signal })
+      else context.signal.throwIfAborted()
       await context.progress(message, percent)
     }
     return {

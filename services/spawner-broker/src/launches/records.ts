@@ -61,6 +61,68 @@ export class LaunchRepository {
   }
 }
 
+/**
+ * Writes one launch as the worker holding its lease changes it. At most one
+ * write is in flight and one waits: a change made while a write is in flight
+ * joins the waiting write, which saves the record as it is when it starts.
+ * Progress that comes in a burst (the dry run, or events the hub sends
+ * together) costs two writes instead of one each, and no message is lost,
+ * since every write carries the whole record (its newest MAX_PROGRESS
+ * messages). Messages that come seconds apart are each written.
+ */
+export class LaunchWriter {
+  readonly #launches: LaunchRepository
+  readonly #launch: StoredLaunch
+  /** The last write scheduled (in flight or waiting); settles, never rejects. */
+  #tail: Promise<void> | undefined
+  /** The write waiting to start, which later changes join. */
+  #waiting: Promise<void> | undefined
+  #failure: unknown
+
+  constructor (launches: LaunchRepository, launch: StoredLaunch) {
+    this.#launches = launches
+    this.#launch = launch
+  }
+
+  /**
+   * Writes the record (soon). Resolves when a write that includes every
+   * change made before the call is done; rejects when that write failed.
+   */
+  async save (): Promise<void> {
+    if (this.#waiting) return await this.#waiting
+    // With nothing in flight, the write starts once the current burst of
+    // changes is made (the next turn of the event loop); otherwise, after
+    // the one in flight.
+    const before = this.#tail ?? new Promise<void>((resolve) => setImmediate(resolve))
+    const write = before.then(async () => {
+      this.#waiting = undefined
+      try {
+        await this.#launches.save(this.#launch)
+        this.#failure = undefined
+      } catch (err) {
+        this.#failure = err
+        throw err
+      }
+    })
+    this.#waiting = write
+    const tail: Promise<void> = write.catch(() => {}).finally(() => {
+      if (this.#tail === tail) this.#tail = undefined
+    })
+    this.#tail = tail
+    return await write
+  }
+
+  /** The error of the latest write when it failed; cleared by a write that succeeds. */
+  get failure (): unknown {
+    return this.#failure
+  }
+
+  /** Resolves once no write is in flight or waiting. */
+  async settled (): Promise<void> {
+    while (this.#tail) await this.#tail
+  }
+}
+
 export function addProgress (launch: StoredLaunch, message: string, percent?: number): LaunchProgress {
   const entry: LaunchProgress = { at: new Date().toISOString(), message }
   if (percent !== undefined && Number.isFinite(percent)) entry.percent = Math.max(0, Math.min(100, Math.round(percent)))

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import { SpawnFailed, type SpawnDriver } from '../drivers/driver.js'
-import { addProgress, TERMINAL, type LaunchRepository, type StoredLaunch } from '../launches/records.js'
+import { addProgress, LaunchWriter, TERMINAL, type LaunchRepository, type StoredLaunch } from '../launches/records.js'
 import type { QueueEntry, WorkQueue } from '../queue/queue.js'
 
 export interface WorkerOptions {
@@ -144,28 +144,39 @@ export class Worker {
     const heartbeat = setInterval(() => { beat().catch(() => {}) }, Math.max(50, Math.floor(claimIdleMs / 3)))
     const timeout = setTimeout(() => abort.abort(new SpawnTimeout()), this.#options.spawnTimeoutMs)
     let launch: StoredLaunch | undefined
+    let writer: LaunchWriter | undefined
+    // The acknowledgement releases the lease in the same round trip; if it fails, the lease is released on its own below.
+    let released = false
+    const ack = async (): Promise<void> => { released = await this.#ack(entry) }
     try {
       launch = await launches.get(entry.launchId)
       if (!launch || launch.attempt !== entry.attempt || TERMINAL.has(launch.status)) {
         // Expired, retried since (the retry has its own entry), or finished by a worker that died before acknowledging.
-        await this.#ack(entry)
+        await ack()
         return
       }
+      // Every write of the record from here on goes through the writer, one after another.
+      const current = launch
+      const record = new LaunchWriter(launches, current)
+      writer = record
       launch.deliveries += 1
       if (launch.deliveries > this.#options.maxDeliveries) {
-        await this.#fail(launch, `The launch was taken up ${launch.deliveries - 1} times without finishing; giving up.`)
-        await this.#ack(entry)
+        await this.#fail(launch, record, `The launch was taken up ${launch.deliveries - 1} times without finishing; giving up.`)
+        await ack()
         return
       }
       launch.status = 'spawning'
       addProgress(launch, launch.deliveries > 1 ? 'Picked up again after the broker working on it stopped' : 'Starting your server', 1)
-      await launches.save(launch)
-      const current = launch
+      // Awaited: the raised delivery count is recorded before the hub is asked anything.
+      await record.save()
       const result = await driver.spawn(launch, {
         signal: abort.signal,
         progress: async (message, percent) => {
+          // The spawn stops while its record cannot be written (Redis is away), as it did when each message was awaited.
+          if (record.failure !== undefined) throw record.failure
           addProgress(current, message, percent)
-          await launches.save(current)
+          // Not awaited: messages that come while a write is in flight share the next write.
+          record.save().catch(() => {})
         }
       })
       launch.status = 'ready'
@@ -174,24 +185,25 @@ export class Worker {
       if (result.redirectUrl) launch.redirectUrl = result.redirectUrl
       if (result.dryRun) launch.dryRun = result.dryRun
       addProgress(launch, result.dryRun ? 'Dry run finished' : 'Your server is ready', 100)
-      await launches.save(launch)
-      await this.#ack(entry)
+      // Written after every progress write before it, and done before the entry is acknowledged.
+      await record.save()
+      await ack()
       log.info({ launch: launch.id, user: launch.username, image: launch.image, server: launch.serverName }, 'launch ready')
     } catch (err) {
       const reason: unknown = abort.signal.aborted ? abort.signal.reason : undefined
-      if (launch && reason instanceof SpawnTimeout) {
-        await this.#fail(launch, `The server did not become ready within ${Math.round(this.#options.spawnTimeoutMs / 1000)} seconds.`)
-        await this.#ack(entry)
+      if (launch && writer && reason instanceof SpawnTimeout) {
+        await this.#fail(launch, writer, `The server did not become ready within ${Math.round(this.#options.spawnTimeoutMs / 1000)} seconds.`)
+        await ack()
       } else if (reason instanceof ShuttingDown || reason instanceof LeaseLost) {
         // Left on the queue: another worker claims it once it has been idle long enough.
         log.warn({ launch: entry.launchId, why: reason.constructor.name }, 'spawn cut short; the launch stays queued')
-      } else if (launch && err instanceof SpawnFailed) {
-        await this.#fail(launch, err.message)
-        await this.#ack(entry)
-      } else if (launch && !isStoreError(err)) {
+      } else if (launch && writer && err instanceof SpawnFailed) {
+        await this.#fail(launch, writer, err.message)
+        await ack()
+      } else if (launch && writer && !isStoreError(err)) {
         log.error({ err, launch: launch.id }, 'unexpected error while spawning')
-        await this.#fail(launch, 'The broker hit an unexpected error while starting your server.')
-        await this.#ack(entry)
+        await this.#fail(launch, writer, 'The broker hit an unexpected error while starting your server.')
+        await ack()
       } else {
         // Redis is away: the entry stays pending and is taken up again later.
         this.#warn(err, 'cannot record a launch; it stays queued')
@@ -199,24 +211,29 @@ export class Worker {
     } finally {
       clearInterval(heartbeat)
       clearTimeout(timeout)
-      await queue.releaseLease(entry.launchId).catch(() => {})
+      // No write of this worker may land after the lease is gone.
+      await writer?.settled()
+      if (!released) await queue.releaseLease(entry.launchId).catch(() => {})
     }
   }
 
   // A lost acknowledgement is harmless: the entry is claimed again later and dropped, its launch being finished.
-  async #ack (entry: QueueEntry): Promise<void> {
+  // Returns whether the lease went with it.
+  async #ack (entry: QueueEntry): Promise<boolean> {
     try {
-      await this.#options.queue.ack(entry.entryId)
+      await this.#options.queue.ack(entry.entryId, entry.launchId)
+      return true
     } catch (err) {
       this.#warn(err, 'cannot acknowledge a queue entry; it will be dropped when claimed again')
+      return false
     }
   }
 
-  async #fail (launch: StoredLaunch, reason: string): Promise<void> {
+  async #fail (launch: StoredLaunch, writer: LaunchWriter, reason: string): Promise<void> {
     launch.status = 'failed'
     launch.reason = reason
     addProgress(launch, `Failed: ${reason}`, 100)
-    await this.#options.launches.save(launch)
+    await writer.save()
     this.#options.log.warn({ launch: launch.id, user: launch.username, reason }, 'launch failed')
   }
 
