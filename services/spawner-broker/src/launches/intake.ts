@@ -55,17 +55,31 @@ export async function acceptLaunch (
   const hash = sha256(canonicalJson(body))
   const idemKey = `idem:${sha256(idempotencyKey)}`
   const id = newLaunchId()
-  if (!(await store.putNew(idemKey, { id, hash } satisfies IdempotencyRecord, config.LAUNCH_TTL))) {
-    const prior = await store.get<IdempotencyRecord>(idemKey)
+  const idem: IdempotencyRecord = { id, hash }
+  const launch = newLaunch(fastify, id, body, resolved)
+  // The key and the record travel together: the record's id is fresh and
+  // random, so until the key names it no one can find it. Each write is
+  // checked on its own; a batch that fails halfway answers 503, and the
+  // repeated request finishes the launch (repeatedLaunch).
+  const [keyIsNew, recordIsNew] = await store.batch([
+    { op: 'putNew', key: idemKey, value: idem, ttlSeconds: config.LAUNCH_TTL },
+    launches.createOperation(launch)
+  ])
+  if (keyIsNew !== true) {
+    // The key is taken: the record just written under the fresh id is no one's.
+    const [, prior] = await store.batch([launches.deleteOperation(id), { op: 'get', key: idemKey }]) as [boolean, IdempotencyRecord | undefined]
     if (prior !== undefined) {
       if (prior.hash !== hash) throw new IdempotencyConflict()
       return { launch: await repeatedLaunch(fastify, prior.id, body, resolved), created: false }
     }
     // The key expired between the two calls: this is a new launch after all.
-    await store.set(idemKey, { id, hash } satisfies IdempotencyRecord, config.LAUNCH_TTL)
+    await store.batch([
+      { op: 'set', key: idemKey, value: idem, ttlSeconds: config.LAUNCH_TTL },
+      launches.createOperation(launch)
+    ])
+  } else if (recordIsNew !== true) {
+    throw new Error('a fresh launch id was taken') // random ids never collide
   }
-  const launch = newLaunch(fastify, id, body, resolved)
-  await launches.create(launch)
   await enqueue(fastify, launch)
   fastify.log.info({ launch: id, user: launch.username, role: launch.role, image: launch.image }, 'launch accepted')
   return { launch, created: true }
@@ -135,6 +149,11 @@ export async function enqueue (fastify: FastifyInstance, launch: StoredLaunch): 
   } catch (err) {
     throw new QueueUnavailable((err as Error).message)
   }
+  // Only after XADD has succeeded (it runs on the queue's own connection, so
+  // it cannot share a pipeline with this write): a marker written first, or
+  // alongside, would outlive a failed XADD, and a repeated request would then
+  // trust it and leave the launch pending with nothing queued. Missing after
+  // a successful XADD, it costs no more than a second, harmless entry.
   await fastify.store.set(queuedKey(launch), 1, fastify.config.LAUNCH_TTL)
 }
 

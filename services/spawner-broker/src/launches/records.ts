@@ -1,5 +1,5 @@
 import type { LaunchProgress, LaunchRecord, LaunchStatus, PendingLaunchRequest } from '@ltilaunch/claims'
-import type { Store } from '@ltilaunch/service-kit'
+import type { Store, StoreOperation } from '@ltilaunch/service-kit'
 
 /** How many progress messages a record keeps (the newest). */
 export const MAX_PROGRESS = 40
@@ -46,6 +46,16 @@ export class LaunchRepository {
   /** Stores a new record; false when the id is taken (it never is: ids are random). */
   async create (launch: StoredLaunch): Promise<boolean> {
     return await this.store.putNew(key(launch.id), launch, this.ttlSeconds)
+  }
+
+  /** `create` as an operation of a store batch (its result: whether it stored the record). */
+  createOperation (launch: StoredLaunch): StoreOperation {
+    return { op: 'putNew', key: key(launch.id), value: launch, ttlSeconds: this.ttlSeconds }
+  }
+
+  /** Deletes a record, as an operation of a store batch. */
+  deleteOperation (id: string): StoreOperation {
+    return { op: 'delete', key: key(id) }
   }
 
   async get (id: string): Promise<StoredLaunch | undefined> {

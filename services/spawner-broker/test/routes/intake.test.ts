@@ -1,3 +1,4 @@
+import type { RedisStore } from '@ltilaunch/service-kit'
 import t from 'tap'
 import { build, buildWithDeadRedis, getLaunch, launchRequest, MINIMAL, postLaunch, PYTORCH, SCIPY, SERVICE_TOKEN } from '../helper.js'
 
@@ -64,6 +65,9 @@ t.test('concurrent requests with one key make one launch', async (t) => {
   const replies = await Promise.all(Array.from({ length: 8 }, async () => await postLaunch(app, body, { key: 'same' })))
   t.same(replies.map((r) => r.statusCode).sort(), [200, 200, 200, 200, 200, 200, 200, 201])
   t.equal(new Set(replies.map((r) => r.json().id)).size, 1)
+  // The losers wrote a record under their own fresh id alongside the key; none of those is left.
+  const store = app.store as RedisStore
+  t.same(await store.redis.keys(`${store.prefix}launch:*`), [`${store.prefix}launch:${replies[0]?.json().id as string}`], 'one record')
 })
 
 t.test('the idempotency key is required and bounded', async (t) => {
