@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { HubUserInfo } from '@ltilaunch/claims'
+import type { StoreOperation } from '@ltilaunch/service-kit'
 import fp from 'fastify-plugin'
 import type { OAuthClient } from '../config.js'
 
@@ -38,8 +39,11 @@ export interface OAuth {
   issueCode: (record: CodeRecord) => Promise<string>
   /** Takes a code once. A second use reports `reused` and revokes the tokens the first use issued. */
   redeemCode: (code: string) => Promise<Redeemed<CodeRecord>>
-  /** Opens (or renews) a grant and issues tokens; undefined when the grant was revoked meanwhile. */
-  issueTokens: (grantId: string, grant: Grant) => Promise<TokenReply | undefined>
+  /**
+   * Opens (or renews) a grant and issues tokens, in one round trip with
+   * `alongside`; undefined when the grant was revoked meanwhile.
+   */
+  issueTokens: (grantId: string, grant: Grant, alongside?: StoreOperation[]) => Promise<TokenReply | undefined>
   /** Rotates a refresh token. A rotated one used again revokes the grant. */
   refresh: (refreshToken: string) => Promise<Redeemed<Grant>>
   /**
@@ -49,8 +53,8 @@ export interface OAuth {
    */
   userinfo: (accessToken: string) => Promise<HubUserInfo | undefined>
   revoke: (grantId: string) => Promise<void>
-  /** Remembers the latest launch of a user, so a refresh brings the hub today's groups. */
-  rememberLatest: (userinfo: HubUserInfo) => Promise<void>
+  /** The write that remembers a user's latest launch, so a refresh brings the hub today's groups. */
+  rememberLatest: (userinfo: HubUserInfo) => StoreOperation
 }
 
 declare module 'fastify' {
@@ -63,6 +67,12 @@ const digest = (value: string): Buffer => createHash('sha256').update(value).dig
 /** Store keys hold hashes of codes and tokens, never the values themselves. */
 const hashed = (value: string): string => digest(value).toString('base64url')
 const token = (): string => randomBytes(32).toString('base64url')
+
+/** What an access or refresh token's key holds. `name` is absent in tokens issued before it was kept. */
+interface TokenRecord {
+  grantId: string
+  name?: string
+}
 
 export default fp(async function oauthPlugin (fastify) {
   const { store } = fastify
@@ -77,17 +87,37 @@ export default fp(async function oauthPlugin (fastify) {
     await store.delete(`grant:${grantId}`)
   }
 
-  async function issueTokens (grantId: string, grant: Grant): Promise<TokenReply | undefined> {
+  /** A token's grant and its user's latest launch, read together (after `before`, in the same round trip). */
+  async function readGrant (record: TokenRecord, before: StoreOperation[] = []): Promise<[Grant | undefined, HubUserInfo | undefined]> {
+    const results = await store.batch([
+      ...before,
+      { op: 'get', key: `grant:${record.grantId}` },
+      ...(record.name !== undefined ? [{ op: 'get', key: `latest:${record.name}` } as const] : [])
+    ])
+    const grant = results[before.length] as Grant | undefined
+    if (grant === undefined) return [undefined, undefined]
+    if (record.name !== undefined) return [grant, results[before.length + 1] as HubUserInfo | undefined]
+    return [grant, await store.get<HubUserInfo>(`latest:${grant.userinfo.name}`)]
+  }
+
+  async function issueTokens (grantId: string, grant: Grant, alongside: StoreOperation[] = []): Promise<TokenReply | undefined> {
     const access = token()
     const refresh = token()
-    await store.set(`grant:${grantId}`, grant, config.REFRESH_TOKEN_TTL)
-    // Checked after the write: a revocation either shows here, or comes later and deletes what we wrote.
-    if (await store.get(`revoked:${grantId}`) !== undefined) {
+    // The tokens name their user, so that userinfo can read the grant and the latest launch together.
+    const tokenRecord: TokenRecord = { grantId, name: grant.userinfo.name }
+    const results = await store.batch([
+      ...alongside,
+      { op: 'set', key: `grant:${grantId}`, value: grant, ttlSeconds: config.REFRESH_TOKEN_TTL },
+      // Read after the write: a revocation either shows here, or comes later and deletes what we wrote.
+      { op: 'get', key: `revoked:${grantId}` },
+      { op: 'set', key: `at:${hashed(access)}`, value: tokenRecord, ttlSeconds: config.ACCESS_TOKEN_TTL },
+      { op: 'set', key: `rt:${hashed(refresh)}`, value: tokenRecord, ttlSeconds: config.REFRESH_TOKEN_TTL }
+    ])
+    if (results[alongside.length + 1] !== undefined) {
+      // The tokens just written lead to no grant: they are worthless.
       await store.delete(`grant:${grantId}`)
       return undefined
     }
-    await store.put(`at:${hashed(access)}`, { grantId }, config.ACCESS_TOKEN_TTL)
-    await store.put(`rt:${hashed(refresh)}`, { grantId }, config.REFRESH_TOKEN_TTL)
     return { access_token: access, token_type: 'Bearer', expires_in: config.ACCESS_TOKEN_TTL, refresh_token: refresh, scope: grant.scope }
   }
 
@@ -112,35 +142,34 @@ export default fp(async function oauthPlugin (fastify) {
         return { ok: false, reused: true }
       }
       const grantId = token()
+      // Written at once, not with the tokens: a second use racing this one must find it as early as possible.
       await store.put(`code-used:${key}`, { grantId }, usedTtl)
       return { ok: true, value: record, grantId }
     },
     issueTokens,
     async refresh (refreshToken: string): Promise<Redeemed<Grant>> {
       const key = hashed(refreshToken)
-      const record = await store.take<{ grantId: string }>(`rt:${key}`)
+      const record = await store.take<TokenRecord>(`rt:${key}`)
       if (record === undefined) {
         const used = await store.get<{ grantId: string }>(`rt-used:${key}`)
         if (used === undefined) return { ok: false, reused: false }
         await revoke(used.grantId)
         return { ok: false, reused: true }
       }
-      await store.put(`rt-used:${key}`, { grantId: record.grantId }, config.REFRESH_TOKEN_TTL)
-      const grant = await store.get<Grant>(`grant:${record.grantId}`)
+      const rotated: StoreOperation = { op: 'set', key: `rt-used:${key}`, value: { grantId: record.grantId }, ttlSeconds: config.REFRESH_TOKEN_TTL }
+      const [grant, latest] = await readGrant(record, [rotated])
       if (grant === undefined) return { ok: false, reused: false }
-      const latest = await store.get<HubUserInfo>(`latest:${grant.userinfo.name}`)
       return { ok: true, value: latest === undefined ? grant : { ...grant, userinfo: latest }, grantId: record.grantId }
     },
     async userinfo (accessToken: string): Promise<HubUserInfo | undefined> {
-      const record = await store.get<{ grantId: string }>(`at:${hashed(accessToken)}`)
+      const record = await store.get<TokenRecord>(`at:${hashed(accessToken)}`)
       if (record === undefined) return undefined
-      const grant = await store.get<Grant>(`grant:${record.grantId}`)
+      const [grant, latest] = await readGrant(record)
       if (grant === undefined) return undefined
-      return await store.get<HubUserInfo>(`latest:${grant.userinfo.name}`) ?? grant.userinfo
+      return latest ?? grant.userinfo
     },
     revoke,
-    async rememberLatest (userinfo: HubUserInfo): Promise<void> {
-      await store.set(`latest:${userinfo.name}`, userinfo, config.REFRESH_TOKEN_TTL)
-    }
+    rememberLatest: (userinfo: HubUserInfo): StoreOperation =>
+      ({ op: 'set', key: `latest:${userinfo.name}`, value: userinfo, ttlSeconds: config.REFRESH_TOKEN_TTL })
   })
 }, { name: 'tool-auth-oauth' })

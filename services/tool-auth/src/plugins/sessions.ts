@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { HubUserInfo } from '@ltilaunch/claims'
+import type { StoreOperation } from '@ltilaunch/service-kit'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { cookieOptions } from '../lib/urls.js'
@@ -19,8 +20,12 @@ export interface LaunchSession {
 }
 
 export interface Sessions {
-  /** Stores the session, sets its cookie, and ends the browser's previous session. */
-  open: (request: FastifyRequest, reply: FastifyReply, session: LaunchSession) => Promise<string>
+  /**
+   * Stores the session, sets its cookie, and ends the browser's previous
+   * session; `alongside` are other writes of the launch, sent in the same
+   * round trip.
+   */
+  open: (request: FastifyRequest, reply: FastifyReply, session: LaunchSession, alongside?: StoreOperation[]) => Promise<string>
   /** The browser's live session, if any. */
   current: (request: FastifyRequest) => Promise<LaunchSession | undefined>
 }
@@ -44,11 +49,14 @@ export default fp(async function sessionsPlugin (fastify) {
   }
 
   fastify.decorate('sessions', {
-    async open (request: FastifyRequest, reply: FastifyReply, session: LaunchSession): Promise<string> {
+    async open (request: FastifyRequest, reply: FastifyReply, session: LaunchSession, alongside: StoreOperation[] = []): Promise<string> {
       const id = randomBytes(32).toString('base64url')
-      await fastify.store.put(key(id), session, ttl)
       const previous = cookieId(request)
-      if (previous !== undefined) await fastify.store.delete(key(previous))
+      await fastify.store.batch([
+        { op: 'set', key: key(id), value: session, ttlSeconds: ttl },
+        ...(previous !== undefined ? [{ op: 'delete', key: key(previous) } as const] : []),
+        ...alongside
+      ])
       reply.setCookie(SESSION_COOKIE, id, cookieOptions(request, fastify.config, ttl))
       return id
     },

@@ -99,8 +99,7 @@ const callbackRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       userinfo,
       ...(facts.launchId !== undefined ? { launchId: facts.launchId, progressUrl: destination } : { next: destination }),
       createdAt: Date.now()
-    })
-    await fastify.oauth.rememberLatest(userinfo)
+    }, [fastify.oauth.rememberLatest(userinfo)])
     request.log.info({ issuer: platform.issuer, username, role: classification.role, launchId: facts.launchId }, 'launch accepted')
     return await reply.code(303).header('cache-control', 'no-store').redirect(destination)
   }

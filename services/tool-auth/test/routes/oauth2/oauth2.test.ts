@@ -178,6 +178,26 @@ t.test('a refresh brings the groups of the user\'s latest launch', async (t) => 
   t.same((await userinfo(app, refreshed.access_token)).json().groups, ['staff', 'course:course-43'])
 })
 
+t.test('tokens issued before they named their user (an upgrade) still work', async (t) => {
+  const platform = await startPlatform(t)
+  const app = await build(t, { env: platform.env })
+  const { session } = await launch(app, platform)
+  const code = await codeFor(app, session as string)
+  const issued = (await token(app, { grant_type: 'authorization_code', code, redirect_uri: CALLBACK })).json()
+  const hashed = (value: string): string => createHash('sha256').update(value).digest('base64url')
+  // Rewrite both tokens the way the previous version stored them: the grant id alone.
+  for (const [prefix, value] of [['at', issued.access_token], ['rt', issued.refresh_token]] as const) {
+    const record = await app.store.get<{ grantId: string, name?: string }>(`${prefix}:${hashed(value)}`)
+    t.equal(record?.name, 'ada@example.org', `${prefix} names its user`)
+    await app.store.set(`${prefix}:${hashed(value)}`, { grantId: record?.grantId }, 600)
+  }
+  await launch(app, platform, { lti: { roles: ['http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor'], context: { id: 'course-44' } } })
+  t.same((await userinfo(app, issued.access_token)).json().groups, ['staff', 'course:course-44'], 'userinfo finds the latest launch through the grant')
+  const refreshed = await token(app, { grant_type: 'refresh_token', refresh_token: issued.refresh_token })
+  t.equal(refreshed.statusCode, 200, refreshed.body)
+  t.same((await userinfo(app, refreshed.json().access_token)).json().groups, ['staff', 'course:course-44'])
+})
+
 t.test('an expired code is refused', async (t) => {
   const { app, session } = await signedIn(t, { AUTH_CODE_TTL: '1' })
   const code = await codeFor(app, session)
