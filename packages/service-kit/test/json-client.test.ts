@@ -27,10 +27,10 @@ function readBody (request: http.IncomingMessage): Promise<string> {
 t.test('sends JSON with the client and request headers, and parses the JSON reply', async (t) => {
   const seen: Array<{ method?: string, url?: string, headers: http.IncomingHttpHeaders, body: string }> = []
   const base = await peer(t, (request, response) => {
-    void readBody(request).then((body) => {
+    readBody(request).then((body) => {
       seen.push({ method: request.method, url: request.url, headers: request.headers, body })
       response.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'L1', echo: body === '' ? null : JSON.parse(body) }))
-    })
+    }, (err: Error) => response.destroy(err))
   })
   const client = new JsonClient(`${base}/api`, { timeoutMs: 2000, headers: { authorization: 'Bearer s3cret' } })
   t.teardown(() => client.close())
