@@ -80,10 +80,12 @@ for (const kind of STORE_KINDS) {
         { op: 'get', key: 'b:1' },
         { op: 'get', key: 'b:missing' },
         { op: 'delete', key: 'b:old' },
-        { op: 'delete', key: 'b:old' }
+        { op: 'delete', key: 'b:old' },
+        { op: 'take', key: 'b:2' },
+        { op: 'take', key: 'b:2' }
       ])
-      t.same(results, [undefined, false, true, { n: 1 }, undefined, true, false])
-      t.equal(await store.get('b:2'), 'two')
+      t.same(results, [undefined, false, true, { n: 1 }, undefined, true, false, 'two', undefined])
+      t.equal(await store.get('b:2'), undefined, 'taken')
       t.equal(await store.get('b:old'), undefined)
       t.same(await store.batch([]), [], 'an empty batch does nothing')
     })

@@ -76,6 +76,7 @@ export class MemoryStore implements Store {
         case 'set': results.push(await this.set(operation.key, operation.value, operation.ttlSeconds)); break
         case 'putNew': results.push(await this.putNew(operation.key, operation.value, operation.ttlSeconds)); break
         case 'get': results.push(await this.get(operation.key)); break
+        case 'take': results.push(await this.take(operation.key)); break
         case 'delete': results.push(await this.delete(operation.key)); break
       }
     }

@@ -127,6 +127,7 @@ export class RedisStore implements Store {
           case 'set': return await this.set(operation.key, operation.value, operation.ttlSeconds)
           case 'putNew': return await this.putNew(operation.key, operation.value, operation.ttlSeconds)
           case 'get': return await this.get(operation.key)
+          case 'take': return await this.take(operation.key)
           case 'delete': return await this.delete(operation.key)
         }
       }))
@@ -138,6 +139,7 @@ export class RedisStore implements Store {
         case 'set': pipeline.set(key, JSON.stringify(operation.value), 'EX', ttls[i] as number); break
         case 'putNew': pipeline.set(key, JSON.stringify(operation.value), 'EX', ttls[i] as number, 'NX'); break
         case 'get': pipeline.get(key); break
+        case 'take': pipeline.getdel(key); break
         case 'delete': pipeline.del(key); break
       }
     })
@@ -148,7 +150,7 @@ export class RedisStore implements Store {
       switch (operation.op) {
         case 'set': return undefined
         case 'putNew': return reply === 'OK'
-        case 'get': return reply === null ? undefined : JSON.parse(reply as string)
+        case 'get': case 'take': return reply === null ? undefined : JSON.parse(reply as string)
         case 'delete': return (reply as number) > 0
       }
       return undefined

@@ -22,7 +22,7 @@ export interface Store {
    * Several operations in one round trip (a pipeline on Redis), in order;
    * each is atomic, the batch as a whole is not. Results match the
    * operations: undefined for set, a boolean for putNew and delete, the
-   * value (or undefined) for get.
+   * value (or undefined) for get and take.
    */
   batch (operations: readonly StoreOperation[]): Promise<unknown[]>
   /** Resolves when the backing store answers; rejects with StoreUnavailableError otherwise. */
@@ -34,6 +34,7 @@ export type StoreOperation =
   | { op: 'set', key: string, value: unknown, ttlSeconds: number }
   | { op: 'putNew', key: string, value: unknown, ttlSeconds: number }
   | { op: 'get', key: string }
+  | { op: 'take', key: string }
   | { op: 'delete', key: string }
 
 /** The store cannot be reached: callers answer 503 with Retry-After, not 500. */

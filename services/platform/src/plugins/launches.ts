@@ -1,4 +1,4 @@
-import { autoSubmitPage } from '@ltilaunch/service-kit'
+import { autoSubmitPage, type StoreOperation } from '@ltilaunch/service-kit'
 import type { FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
 import { randomToken } from '../lib/csrf.js'
@@ -20,10 +20,13 @@ export interface PendingLaunch {
 }
 
 export interface Launches {
-  /** Keeps the launch under a fresh message hint and sends the browser to the tool's login initiation. */
-  begin: (reply: FastifyReply, input: LaunchInput, sessionId: string) => Promise<FastifyReply>
-  /** Takes (once) the launch kept under a message hint. */
-  take: (messageHint: string) => Promise<PendingLaunch | undefined>
+  /**
+   * Keeps the launch under a fresh message hint (in one round trip with
+   * `alongside`) and sends the browser to the tool's login initiation.
+   */
+  begin: (reply: FastifyReply, input: LaunchInput, sessionId: string, alongside?: StoreOperation[]) => Promise<FastifyReply>
+  /** The operation that takes (once) the launch kept under a message hint, to batch with others. */
+  takeOperation: (messageHint: string) => StoreOperation
 }
 
 declare module 'fastify' {
@@ -38,7 +41,7 @@ export default fp(async function launchesPlugin (fastify) {
   const { config, registry, store } = fastify
 
   fastify.decorate('launches', {
-    async begin (reply, input, sessionId) {
+    async begin (reply, input, sessionId, alongside = []) {
       let claims: Record<string, unknown>
       try {
         claims = launchClaims(input, registry.identity)
@@ -55,7 +58,7 @@ export default fp(async function launchesPlugin (fastify) {
         targetLinkUri: input.tool.targetLinkUri,
         claims
       }
-      await store.put(key(hint), pending, config.MESSAGE_HINT_TTL)
+      await store.batch([...alongside, { op: 'set', key: key(hint), value: pending, ttlSeconds: config.MESSAGE_HINT_TTL }])
       const params: Record<string, string> = {
         iss: config.issuer,
         login_hint: pending.loginHint,
@@ -76,8 +79,6 @@ export default fp(async function launchesPlugin (fastify) {
       for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value)
       return await reply.redirect(url.toString(), 303)
     },
-    async take (messageHint) {
-      return await store.take<PendingLaunch>(key(messageHint))
-    }
+    takeOperation: (messageHint) => ({ op: 'take', key: key(messageHint) })
   } satisfies Launches)
 }, { name: 'platform-launches', fastify: '5.x', dependencies: ['platform-registry', 'ltilaunch-store'] })

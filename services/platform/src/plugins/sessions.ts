@@ -1,5 +1,6 @@
 import cookie from '@fastify/cookie'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { StoreOperation } from '@ltilaunch/service-kit'
 import fp from 'fastify-plugin'
 import { randomToken } from '../lib/csrf.js'
 
@@ -21,7 +22,11 @@ export interface Session {
 
 export interface Sessions {
   start: (reply: FastifyReply, data: Pick<Session, 'kind' | 'userId'>, ttlSeconds: number) => Promise<Session>
+  /** Like start, but hands back the write, for the caller to send with its own in one round trip. */
+  open: (reply: FastifyReply, data: Pick<Session, 'kind' | 'userId'>, ttlSeconds: number) => { session: Session, write: StoreOperation }
   current: (request: FastifyRequest) => Promise<Session | undefined>
+  /** The read behind `current`, to batch with others; undefined when the browser has no session cookie. */
+  readOperation: (request: FastifyRequest) => StoreOperation | undefined
   end: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
 }
 
@@ -50,18 +55,31 @@ export default fp(async function sessionsPlugin (fastify) {
     return unsigned.valid && unsigned.value !== null ? unsigned.value : undefined
   }
 
+  function open (reply: FastifyReply, data: Pick<Session, 'kind' | 'userId'>, ttlSeconds: number): { session: Session, write: StoreOperation } {
+    const session: Session = { id: randomToken(), csrf: randomToken(), kind: data.kind, userId: data.userId }
+    reply.setCookie(SESSION_COOKIE, session.id, { path: '/', httpOnly: true, sameSite: 'lax', secure, signed: true, maxAge: ttlSeconds })
+    return { session, write: { op: 'set', key: key(session.id), value: session, ttlSeconds } }
+  }
+
+  function readOperation (request: FastifyRequest): StoreOperation | undefined {
+    const id = idFrom(request)
+    return id === undefined ? undefined : { op: 'get', key: key(id) }
+  }
+
   fastify.decorate('sessions', {
     async start (reply, data, ttlSeconds) {
-      const session: Session = { id: randomToken(), csrf: randomToken(), kind: data.kind, userId: data.userId }
-      await fastify.store.set(key(session.id), session, ttlSeconds)
-      reply.setCookie(SESSION_COOKIE, session.id, { path: '/', httpOnly: true, sameSite: 'lax', secure, signed: true, maxAge: ttlSeconds })
+      const { session, write } = open(reply, data, ttlSeconds)
+      await fastify.store.batch([write])
       return session
     },
+    open,
     async current (request) {
-      const id = idFrom(request)
-      if (id === undefined) return undefined
-      return await fastify.store.get<Session>(key(id))
+      const read = readOperation(request)
+      if (read === undefined) return undefined
+      const [session] = await fastify.store.batch([read])
+      return session as Session | undefined
     },
+    readOperation,
     async end (request, reply) {
       const id = idFrom(request)
       if (id !== undefined) await fastify.store.delete(key(id))

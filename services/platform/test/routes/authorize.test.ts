@@ -197,10 +197,13 @@ t.test('unknown OAuth parameters are ignored', async (t) => {
 
 t.test('the Redis store being down is a 503, not a 500', async (t) => {
   const { browser, login, app } = await started(t)
-  const store = app.store as unknown as { take: () => Promise<never> }
-  const original = store.take
-  store.take = async () => { throw Object.assign(new Error('down'), { code: 'LTILAUNCH_STORE_UNAVAILABLE', statusCode: 503 }) }
-  t.teardown(() => { store.take = original })
+  // Every read and write the authorization request makes fails as a lost Redis does.
+  const store = app.store as unknown as Record<'take' | 'get' | 'batch' | 'claim', () => Promise<never>>
+  for (const method of ['take', 'get', 'batch', 'claim'] as const) {
+    const original = store[method]
+    store[method] = async () => { throw Object.assign(new Error('down'), { code: 'LTILAUNCH_STORE_UNAVAILABLE', statusCode: 503 }) }
+    t.teardown(() => { store[method] = original })
+  }
   const res = await authorizeGet(browser, authParams(login))
   t.equal(res.statusCode, 503)
   t.ok(res.headers['retry-after'])

@@ -131,8 +131,9 @@ const launchApi: FastifyPluginAsyncTypebox = async (fastify) => {
     if (ticket === undefined) throw new LaunchLinkInvalid()
     const input = launchInput(ticket.request)
     // A session good for this launch only: it cannot use the launch page.
-    const session = await sessions.start(reply, { kind: 'launch', userId: input.user.id }, config.MESSAGE_HINT_TTL)
-    return await launches.begin(reply, input, session.id)
+    // It is written with the launch's message hint, in one round trip.
+    const { session, write } = sessions.open(reply, { kind: 'launch', userId: input.user.id }, config.MESSAGE_HINT_TTL)
+    return await launches.begin(reply, input, session.id, [write])
   })
 }
 

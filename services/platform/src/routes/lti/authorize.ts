@@ -3,7 +3,8 @@ import { AuthorizationRequestParamsSchema, type AuthorizationRequestParams } fro
 import { autoSubmitPage } from '@ltilaunch/service-kit'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { AuthRedirectUriNotRegistered, AuthUnknownClient } from '../../errors.js'
-import { SESSION_COOKIE } from '../../plugins/sessions.js'
+import type { PendingLaunch } from '../../plugins/launches.js'
+import { SESSION_COOKIE, type Session } from '../../plugins/sessions.js'
 
 /** OIDC error codes (OIDC Core 3.1.2.6, RFC 6749 4.1.2.1) that go back to the tool. */
 type OidcError = 'invalid_request' | 'invalid_scope' | 'unsupported_response_type' | 'unauthorized_client' | 'login_required'
@@ -60,10 +61,11 @@ const authorize: FastifyPluginAsyncTypebox = async (fastify) => {
     if (params.response_mode !== 'form_post') return await fail('invalid_request', 'response_mode must be form_post.')
     if (params.prompt !== undefined && params.prompt !== 'none') return await fail('invalid_request', 'prompt must be none.')
 
-    const session = await sessions.current(request)
+    // The session and the message hint in one round trip; the hint is used once, whatever happens next.
+    const readSession = sessions.readOperation(request)
+    if (readSession === undefined) return await fail('login_required', 'No one is signed in to the platform in this browser.')
+    const [session, pending] = await store.batch([readSession, launches.takeOperation(messageHint)]) as [Session | undefined, PendingLaunch | undefined]
     if (session === undefined) return await fail('login_required', 'No one is signed in to the platform in this browser.')
-    // Used once, whatever happens next.
-    const pending = await launches.take(messageHint)
     if (pending === undefined) return await fail('invalid_request', 'The lti_message_hint is unknown, expired or already used.')
     if (pending.clientId !== tool.clientId) return await fail('unauthorized_client', 'This launch was started for another tool.')
     if (pending.sessionId !== session.id) return await fail('login_required', 'This launch was started by another sign-in.')
