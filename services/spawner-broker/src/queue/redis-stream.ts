@@ -22,8 +22,9 @@ export interface RedisStreamQueueOptions {
  * The work queue on a Redis Stream with a consumer group: XADD to queue,
  * XREADGROUP (on a connection of its own, since a blocked read holds the
  * connection) to take new entries, XAUTOCLAIM to take entries whose consumer
- * died, XACK + XDEL (and the lease's release) in one pipeline when done, XCLAIM JUSTID to keep a live entry from
- * looking idle. Leases are plain keys with a PX expiry.
+ * died, XACK + XDEL (and the lease's release) in one pipeline when done,
+ * XCLAIM JUSTID to keep a live entry from looking idle. Leases are plain keys
+ * with a PX expiry.
  */
 export class RedisStreamQueue implements WorkQueue {
   readonly kind = 'redis'
