@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis'
 import { defaultFlowOptions, launchOnce } from './flow.js'
 import { busyFraction, cpuMs, machineCpu, rssMb } from './lib/proc.js'
-import { commandStats, diffStats } from './lib/redis.js'
+import { commandStats, diffStats, readsProcessed } from './lib/redis.js'
 import { runPool, summarize, Timings, type Summary } from './lib/stats.js'
 import type { ServiceName, Stack } from './stack.js'
 
@@ -33,6 +33,8 @@ export interface LevelResult {
   benchCpuMsPerLaunch: number
   redisCommandsPerLaunch: Record<string, number>
   redisCommandsTotalPerLaunch: number
+  /** Read events at the server per launch: round trips, fewer under load where clients' writes coalesce. */
+  redisReadsPerLaunch: number
   machineBusy: number
   /** Redis server CPU ms per launch (when the bench runs its own redis-server). */
   redisCpuMsPerLaunch?: number
@@ -67,6 +69,7 @@ export async function runLevel (options: {
   const machineBefore = machineCpu()
   const redisCpuBefore = options.redisPid ? cpuMs(options.redisPid) : 0
   const redisBefore = await commandStats(options.redis)
+  const readsBefore = await readsProcessed(options.redis)
   const run = await runPool({
     count: options.count,
     concurrency: options.concurrency,
@@ -89,6 +92,8 @@ export async function runLevel (options: {
       }
     }
   })
+  // The two INFO calls of the bench are reads too.
+  const redisReads = await readsProcessed(options.redis) - readsBefore - 2
   const redisAfter = await commandStats(options.redis)
   const machineAfter = machineCpu()
   const redisCpu = options.redisPid ? cpuMs(options.redisPid) - redisCpuBefore : 0
@@ -129,6 +134,7 @@ export async function runLevel (options: {
     benchCpuMsPerLaunch: (bench.user + bench.system) / 1000 / Math.max(1, attempted),
     redisCommandsPerLaunch,
     redisCommandsTotalPerLaunch: Object.values(redisCommandsPerLaunch).reduce((sum, value) => sum + value, 0),
+    redisReadsPerLaunch: redisReads / Math.max(1, attempted),
     machineBusy: busyFraction(machineBefore, machineAfter),
     ...(options.redisPid ? { redisCpuMsPerLaunch: redisCpu / Math.max(1, attempted) } : {}),
     othersBusy,

@@ -37,12 +37,15 @@ async function startToolAuth (options: {
   logLevel: string
   cpuProfDir?: string
   imports?: string[]
+  /** Node flags for tool-auth (the image's NODE_OPTIONS, then --node-args). */
+  nodeArgs?: string[]
 }): Promise<{ url: string, proc: BenchProcess }> {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const toolKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
   const nodeArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, '--cpu-prof-name=validation-tool-auth.cpuprofile'] : []
   for (const module of options.imports ?? []) nodeArgs.push(`--import=${module}`)
+  nodeArgs.push(...(options.nodeArgs ?? []))
   const proc = await startProcess({
     name: 'validation-tool-auth',
     cmd: process.execPath,
@@ -96,6 +99,8 @@ export async function runValidationSuite (options: {
   only: Set<string>
   cpuProfDir?: string
   imports?: string[]
+  /** Node flags for tool-auth (the image's NODE_OPTIONS, then --node-args). */
+  nodeArgs?: string[]
   log: (line: string) => void
 }): Promise<ValidationSuiteResult> {
   const result: ValidationSuiteResult = { skipped: {}, errors: {}, notes: [] }

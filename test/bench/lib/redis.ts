@@ -99,6 +99,19 @@ export async function deletePrefix (client: Redis, prefix: string): Promise<numb
   return deleted
 }
 
+/**
+ * Read events the server has processed (INFO stats total_reads_processed):
+ * one per batch of bytes a client sent, so a pipeline of commands written
+ * together counts once. Over sequential launches, this is the number of
+ * round trips the services made.
+ */
+export async function readsProcessed (client: Redis): Promise<number> {
+  const info = await client.info('stats')
+  const match = /total_reads_processed:(\d+)/.exec(info)
+  if (!match) throw new Error('this redis-server does not report total_reads_processed (Redis 6 or newer does)')
+  return Number(match[1])
+}
+
 export async function countPrefix (client: Redis, prefix: string): Promise<number> {
   let cursor = '0'
   let count = 0
