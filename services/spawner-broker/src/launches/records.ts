@@ -35,6 +35,8 @@ export interface StoredLaunch extends LaunchRecord {
   dryRun?: DryRunSummary
   /** Milliseconds since the epoch; the TTL counts from here. */
   createdMs: number
+  /** Raised by every save, so that a reader tells two writes of one millisecond apart. */
+  revision?: number
 }
 
 const key = (id: string): string => `launch:${id}`
@@ -65,6 +67,7 @@ export class LaunchRepository {
   /** Writes the record back, keeping its original expiry. */
   async save (launch: StoredLaunch): Promise<void> {
     launch.updatedAt = new Date().toISOString()
+    launch.revision = (launch.revision ?? 0) + 1
     const left = this.ttlSeconds - Math.floor((Date.now() - launch.createdMs) / 1000)
     // A record that outlived its TTL while a worker held it still gets a minute to be read.
     await this.store.set(key(launch.id), launch, Math.max(left, 60))

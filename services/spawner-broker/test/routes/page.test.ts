@@ -112,6 +112,30 @@ t.test('the last change reaches the stream even when it shares a millisecond wit
   t.equal(events.at(-1)?.data.status, 'ready', 'the stream says ready before it ends')
 })
 
+t.test('a change of a full progress list in the same millisecond still reaches the stream', async (t) => {
+  const app = await build(t, { env: { DRY_RUN_STEP_MS: '60000' } })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const address = app.server.address()
+  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+  const id = (await postLaunch(app, launchRequest())).json().id as string
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const current = await app.launches.get(id)
+  if (current === undefined) throw new Error('the launch is gone')
+  // Forty messages: the list is full, so its length stays the same from now on.
+  const full = Array.from({ length: 40 }, (_, i) => ({ at: current.updatedAt, message: `step ${i}` }))
+  await app.store.set(`launch:${id}`, { ...current, status: 'spawning', progress: full, revision: 10 }, 600)
+  const reading = readEvents(`${base}/launches/${id}/events`)
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  // Same time, same status, same length; only the newest message (and the revision) differ.
+  await app.store.set(`launch:${id}`, { ...current, status: 'spawning', progress: [...full.slice(1), { at: current.updatedAt, message: 'pulling the image' }], revision: 11 }, 600)
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  await app.store.set(`launch:${id}`, { ...current, status: 'ready', progress: full, revision: 12 }, 600)
+  const events = await reading
+  const messages = events.map((e) => (e.data.progress as Array<{ message: string }>).at(-1)?.message)
+  t.ok(messages.includes('pulling the image'), `the stream sent the changed message (${messages.join(', ')})`)
+  t.equal(events.at(-1)?.data.status, 'ready')
+})
+
 t.test('with a hub, the last event carries the hub login URL', async (t) => {
   const hub = await fakeHubForTest(t, { spawnMs: 200 })
   const app = await build(t, { env: { HUB_URL: hub.url, HUB_API_TOKEN: hub.options.token } })

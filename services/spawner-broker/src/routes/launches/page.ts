@@ -71,9 +71,10 @@ const launchPages: FastifyPluginAsyncTypebox = async (fastify) => {
       ...(l.reason ? { reason: l.reason } : {}),
       ...(l.status === 'ready' && l.redirectUrl ? { redirectUrl: l.redirectUrl } : {})
     })
-    // Two writes can share a millisecond, so updatedAt alone would miss the
-    // last one (the stream would end at `ready` without saying so).
-    const version = (l: StoredLaunch): string => `${l.updatedAt}|${l.status}|${l.progress.length}`
+    // Two writes can share a millisecond, and a full progress list keeps its
+    // length, so updatedAt alone would miss the last one (the stream would end
+    // at `ready` without saying so): every save raises the revision.
+    const version = (l: StoredLaunch): string => `${l.attempt}|${l.revision ?? 0}|${l.updatedAt}|${l.status}|${l.progress.length}`
     update(launch)
     let seen = version(launch)
     let lastWrite = Date.now()
