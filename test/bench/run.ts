@@ -38,6 +38,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { runLevel, type LevelResult } from './full.js'
+import { measureHttpFloor, type FloorResult } from './floor.js'
 import { measureLimit, type LimitResult } from './limit.js'
 import { machineDescription, privateMb, rssMb, busyFraction, machineCpu } from './lib/proc.js'
 import { stopAll } from './lib/processes.js'
@@ -154,6 +155,7 @@ interface Report {
   options: Record<string, unknown>
   redis?: { kind: string, url: string }
   limit?: LimitResult
+  httpFloor?: FloorResult
   full?: LevelResult[]
   /** Redis commands of a few sequential launches, by service, command and key shape (MONITOR). */
   redisByKey?: Array<{ service: string, command: string, key: string, perLaunch: number }>
@@ -228,6 +230,11 @@ async function main (): Promise<void> {
         ['verify', fmt(l.verify.perCpuSecond, 0), fmt(l.verify.perWallSecond, 0), l.verify.ops]
       ]))
       log(`id_token: ${l.tokenBytes} bytes`)
+      // The other floor under a launch: what one HTTP request costs a server that does nothing.
+      report.httpFloor = await measureHttpFloor({ repo, nodeArgs: serviceNodeArgs, logDir, quick: options.quick })
+      const f = report.httpFloor
+      log(`HTTP floor: a bare Fastify route in its own process costs ${fmt(f.serverCpuMsPerRequest, 3)} ms CPU per request ` +
+        `(${fmt(f.perServerCpuSecond, 0)} requests per CPU-second; the bench client ${fmt(f.clientCpuMsPerRequest, 3)} ms), ${f.requests} requests at concurrency 16`)
     }
 
     if (needsServices) {
@@ -562,6 +569,19 @@ function evaluateTargets (report: Report): NonNullable<Report['targets']> {
   if (c64 && report.limit) {
     const share = c64.perSecond / report.limit.sign.perCpuSecond
     targets.push({ target: 'full launch at c64 vs RS256 sign limit', value: `${fmt(c64.perSecond)}/s = ${fmt(share * 100)}% of ${fmt(report.limit.sign.perCpuSecond, 0)}/s`, goal: '>= 50%', met: share >= 0.5 })
+    if (report.httpFloor) {
+      // What a launch costs at the least: its one signature, its one verification, and its
+      // HTTP requests (the browser's, plus tool-auth's call to the broker) on a route that does nothing.
+      const requests = c64.requestsPerLaunch + 1
+      const floorMs = 1000 / report.limit.sign.perCpuSecond + 1000 / report.limit.verify.perCpuSecond + requests * report.httpFloor.serverCpuMsPerRequest
+      const servicesMs = SERVICES.reduce((sum, s) => sum + c64.cpuMsPerLaunch[s], 0)
+      targets.push({
+        target: `floor: 1 sign + 1 verify + ${fmt(requests, 0)} bare HTTP requests`,
+        value: `${fmt(floorMs, 2)} ms = ${fmt(1000 / floorMs, 0)} launches/CPU-s; the services use ${fmt(servicesMs, 2)} ms (${fmt(servicesMs / floorMs, 1)}x)`,
+        goal: 'info',
+        met: null
+      })
+    }
     // Waiting for the spawn is not a hop that a service works on; it is shown apart.
     const hops = Object.entries(c64.steps).filter(([step]) => !step.includes('wait-ready'))
     const worst = hops.sort((a, b) => b[1].p99 - a[1].p99)[0]
