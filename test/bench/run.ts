@@ -19,8 +19,6 @@
  *   --experiment autopipeline
  *                           preload bench/experiments/autopipeline.mjs into the services
  *                           (ioredis enableAutoPipelining), to measure that change
- *   --experiment http-fetch preload bench/experiments/http-fetch.mjs: tool-auth's calls to the
- *                           broker go over node:http with a keep-alive Agent, not fetch
  *   --experiment memlog     preload bench/experiments/memlog.mjs: each service logs its
  *                           memoryUsage() every 2 s; the memory table then shows the V8 heap
  *   --node-args "F ..."      extra node flags for every service (e.g. --max-semi-space-size=4)
@@ -48,7 +46,8 @@ import { summarizeProfiles } from './profile-summary.js'
 import { SERVICES, startStack, type ServiceName, type Stack } from './stack.js'
 import { runValidationSuite, type ValidationSuiteResult } from './validation-suite.js'
 import { REDIS_NEEDED_PER_LAUNCH } from './targets.js'
-import { launchOnce } from './flow.js'
+import { launchOnce, type LaunchOutcome } from './flow.js'
+import { runPool } from './lib/stats.js'
 
 const testDir = path.resolve(import.meta.dirname, '..')
 const repo = path.resolve(testDir, '..')
@@ -134,8 +133,7 @@ function readFileHeader (): string {
 /** Bench-only experiments: modules preloaded into the services. */
 const EXPERIMENTS: Record<string, string> = {
   autopipeline: pathToFileURL(path.join(testDir, 'bench', 'experiments', 'autopipeline.mjs')).href,
-  memlog: pathToFileURL(path.join(testDir, 'bench', 'experiments', 'memlog.mjs')).href,
-  'http-fetch': pathToFileURL(path.join(testDir, 'bench', 'experiments', 'http-fetch.mjs')).href
+  memlog: pathToFileURL(path.join(testDir, 'bench', 'experiments', 'memlog.mjs')).href
 }
 
 const log = (line: string): void => { process.stdout.write(`${line}\n`) }
@@ -168,6 +166,23 @@ interface Report {
   failures: { total: number, where: string[] }
   profiles?: Record<string, Array<{ fn: string, selfPct: number }>>
   errors: string[]
+}
+
+/**
+ * Launches before the clock starts: the JWKS cache, connection pools and,
+ * above all, V8's optimizing compiler. With 20 launches the first level
+ * (concurrency 1) measured twice the CPU per launch it measured after the
+ * others had run.
+ */
+async function warmUp (stack: Stack, firstUser: number, quick: boolean): Promise<LaunchOutcome[]> {
+  const outcomes: LaunchOutcome[] = []
+  await runPool({
+    count: quick ? 50 : 600,
+    concurrency: 16,
+    timeCapMs: quick ? 20000 : 60000,
+    job: async (index) => { outcomes.push(await launchOnce(stack, firstUser + index)) }
+  })
+  return outcomes
 }
 
 /** The node flags of the container image (deploy/Dockerfile's NODE_OPTIONS): the bench measures what ships. */
@@ -251,8 +266,8 @@ async function main (): Promise<void> {
       const idle = Object.fromEntries(single.processes().map(({ service, replica, proc }) => [`${service}#${replica}`, rssMb(proc.pid)]))
       const idlePrivate = Object.fromEntries(single.processes().map(({ service, replica, proc }) => [`${service}#${replica}`, privateMb(proc.pid)]))
       let user = 0
-      // Warm up: JIT, the JWKS cache, connection pools.
-      const warm = await Promise.all(Array.from({ length: options.quick ? 5 : 20 }, async () => await launchOnce(single as Stack, user++)))
+      const warm = await warmUp(single, user, options.quick)
+      user += warm.length
       single.launches += warm.length
       const warmFailed = warm.filter((outcome) => !outcome.ok)
       if (warmFailed.length > 0) {
@@ -336,7 +351,8 @@ async function main (): Promise<void> {
       const replicated = await startStack({ repo, label: 'replicated', replicas: 2, redisUrl: redis.url, redisPrefix: `${redisPrefix}replicated:`, logDir, workDir: path.join(workDir, 'replicated'), logLevel: options.logLevel, progressPollMs: options.progressPollMs, nodeArgs: serviceNodeArgs, imports: options.experiments.map((e) => EXPERIMENTS[e] as string), ...(profDir ? { cpuProfDir: profDir } : {}) })
       try {
         let user = 1_000_000
-        const warm = await Promise.all(Array.from({ length: options.quick ? 5 : 20 }, async () => await launchOnce(replicated, user++)))
+        const warm = await warmUp(replicated, user, options.quick)
+        user += warm.length
         const warmFailed = warm.filter((outcome) => !outcome.ok).length
         if (warmFailed) {
           report.failures.total += warmFailed
