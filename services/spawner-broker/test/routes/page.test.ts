@@ -66,6 +66,13 @@ t.test('an unknown launch is a 404 page for a browser', async (t) => {
 
 interface SseEvent { event: string, data: Record<string, unknown> }
 
+/** Starts the app on a free port (an event stream needs a real socket) and gives its base URL. */
+async function listening (app: Awaited<ReturnType<typeof build>>): Promise<string> {
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const address = app.server.address()
+  return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+}
+
 async function readEvents (url: string): Promise<SseEvent[]> {
   const res = await fetch(url, { headers: { accept: 'text/event-stream' }, signal: AbortSignal.timeout(10_000) })
   if (res.headers.get('content-type')?.startsWith('text/event-stream') !== true) throw new Error(`not a stream: ${res.status}`)
@@ -81,9 +88,7 @@ async function readEvents (url: string): Promise<SseEvent[]> {
 
 t.test('the event stream sends each change of the launch and ends when it is done', async (t) => {
   const app = await build(t, { env: { DRY_RUN_STEP_MS: '150' } })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const address = app.server.address()
-  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+  const base = await listening(app)
   const res = await postLaunch(app, launchRequest())
   const events = await readEvents(`${base}/launches/${res.json().id}/events`)
   t.ok(events.length >= 3, `several updates (${events.length})`)
@@ -97,9 +102,7 @@ t.test('the event stream sends each change of the launch and ends when it is don
 
 t.test('the last change reaches the stream even when it shares a millisecond with the one before', async (t) => {
   const app = await build(t, { env: { DRY_RUN_STEP_MS: '60000' } })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const address = app.server.address()
-  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+  const base = await listening(app)
   const id = (await postLaunch(app, launchRequest())).json().id as string
   const reading = readEvents(`${base}/launches/${id}/events`)
   await new Promise((resolve) => setTimeout(resolve, 300))
@@ -114,9 +117,7 @@ t.test('the last change reaches the stream even when it shares a millisecond wit
 
 t.test('a change of a full progress list in the same millisecond still reaches the stream', async (t) => {
   const app = await build(t, { env: { DRY_RUN_STEP_MS: '60000' } })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const address = app.server.address()
-  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+  const base = await listening(app)
   const id = (await postLaunch(app, launchRequest())).json().id as string
   await new Promise((resolve) => setTimeout(resolve, 200))
   const current = await app.launches.get(id)
@@ -139,9 +140,7 @@ t.test('a change of a full progress list in the same millisecond still reaches t
 t.test('with a hub, the last event carries the hub login URL', async (t) => {
   const hub = await fakeHubForTest(t, { spawnMs: 200 })
   const app = await build(t, { env: { HUB_URL: hub.url, HUB_API_TOKEN: hub.options.token } })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const address = app.server.address()
-  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+  const base = await listening(app)
   const res = await postLaunch(app, launchRequest({ username: 'streamer' }))
   const events = await readEvents(`${base}/launches/${res.json().id}/events`)
   const last = events.at(-1)?.data
@@ -206,9 +205,7 @@ t.test('a launch that did not fail cannot be tried again', async (t) => {
 
 t.test('closing the server ends open event streams instead of waiting for them', async (t) => {
   const app = await build(t, { env: { WORKER_CONCURRENCY: '0' } })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const address = app.server.address()
-  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+  const base = await listening(app)
   const res = await postLaunch(app, launchRequest())
   const stream = await fetch(`${base}/launches/${res.json().id}/events`)
   const body = stream.text()

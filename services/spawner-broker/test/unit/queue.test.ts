@@ -7,18 +7,13 @@ import { RedisStreamQueue } from '../../src/queue/redis-stream.js'
 
 const IDLE = 300
 
-/** Two consumers of one queue: two brokers (Redis), or one process's queue seen twice (memory). */
-async function pair (t: Test, kind: 'memory' | 'redis'): Promise<[WorkQueue, WorkQueue] | undefined> {
-  if (kind === 'memory') {
-    const q = new MemoryQueue({ claimIdleMs: IDLE })
-    t.teardown(async () => await q.close())
-    return [q, q]
-  }
+/** Two brokers' queues on one Redis stream, under a fresh prefix that is deleted afterwards. */
+async function redisPair (t: Test, name: string): Promise<{ a: RedisStreamQueue, b: RedisStreamQueue, redis: Redis, prefix: string } | undefined> {
   if (!(await redisReachable())) {
     if (redisRequired()) throw new Error(`no Redis at ${testRedisUrl()}`)
     return undefined
   }
-  const prefix = testPrefix('broker-queue')
+  const prefix = testPrefix(name)
   const make = async () => {
     const q = new RedisStreamQueue({ settings: { REDIS_URL: testRedisUrl() }, prefix, stream: 'launches', group: 'spawners', claimIdleMs: IDLE })
     await q.connect()
@@ -33,7 +28,18 @@ async function pair (t: Test, kind: 'memory' | 'redis'): Promise<[WorkQueue, Wor
     await deletePrefix(redis, prefix)
     await redis.quit()
   })
-  return [a, b]
+  return { a, b, redis, prefix }
+}
+
+/** Two consumers of one queue: two brokers (Redis), or one process's queue seen twice (memory). */
+async function pair (t: Test, kind: 'memory' | 'redis'): Promise<[WorkQueue, WorkQueue] | undefined> {
+  if (kind === 'memory') {
+    const q = new MemoryQueue({ claimIdleMs: IDLE })
+    t.teardown(async () => await q.close())
+    return [q, q]
+  }
+  const queues = await redisPair(t, 'broker-queue')
+  return queues && [queues.a, queues.b]
 }
 
 const sleep = async (ms: number) => await new Promise((resolve) => setTimeout(resolve, ms))
@@ -102,25 +108,9 @@ for (const kind of ['memory', 'redis'] as const) {
 }
 
 t.test('redis: acknowledging takes the entry out of the pending list and the stream, and releases only its own lease', async (t) => {
-  if (!(await redisReachable())) {
-    if (redisRequired()) throw new Error(`no Redis at ${testRedisUrl()}`)
-    return t.pass('skipped: no Redis')
-  }
-  const prefix = testPrefix('broker-queue-ack')
-  const redis = new Redis(testRedisUrl())
-  const make = async () => {
-    const q = new RedisStreamQueue({ settings: { REDIS_URL: testRedisUrl() }, prefix, stream: 'launches', group: 'spawners', claimIdleMs: IDLE })
-    await q.connect()
-    return q
-  }
-  const a = await make()
-  const b = await make()
-  t.teardown(async () => {
-    await a.close()
-    await b.close()
-    await deletePrefix(redis, prefix)
-    await redis.quit()
-  })
+  const queues = await redisPair(t, 'broker-queue-ack')
+  if (!queues) return t.pass('skipped: no Redis')
+  const { a, b, redis, prefix } = queues
   const stream = `${prefix}launches`
   await a.enqueue('L6', 1)
   await a.enqueue('L7', 1)
