@@ -74,7 +74,7 @@ const NOT_SETTINGS = new Set(['GETDEL', 'HEALTHCHECK', 'NAME', 'NAME_FILE'])
 const readByAny = (name) => SERVICES.some((s) => known[s].has(name) || known[s].has(name.replace(/_FILE$/, '')))
 for (const m of guide.matchAll(/`([A-Z][A-Z0-9_]{2,})(?:\(_FILE\))?`/g)) {
   const name = m[1]
-  if (codes.has(name) || name.endsWith('_') || NOT_SETTINGS.has(name) || /_(INVALID_REQUEST|NOT_FOUND|RATE_LIMITED|STORE_UNAVAILABLE)$/.test(name)) continue
+  if (codes.has(name) || PROCESS_ENV.has(name) || name.endsWith('_') || NOT_SETTINGS.has(name) || /_(INVALID_REQUEST|NOT_FOUND|RATE_LIMITED|STORE_UNAVAILABLE)$/.test(name)) continue
   if (!readByAny(name)) problems.push(`docs/operator-guide.md: no service reads ${name}`)
 }
 
