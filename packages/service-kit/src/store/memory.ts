@@ -1,4 +1,4 @@
-import { assertTtl, type Store, type StoreOperation } from './store.js'
+import { assertTtl, runOperation, type Store, type StoreOperation } from './store.js'
 
 interface Entry {
   value: string
@@ -71,15 +71,7 @@ export class MemoryStore implements Store {
   async batch (operations: readonly StoreOperation[]): Promise<unknown[]> {
     for (const operation of operations) if ('ttlSeconds' in operation) assertTtl(operation.ttlSeconds)
     const results: unknown[] = []
-    for (const operation of operations) {
-      switch (operation.op) {
-        case 'set': results.push(await this.set(operation.key, operation.value, operation.ttlSeconds)); break
-        case 'putNew': results.push(await this.putNew(operation.key, operation.value, operation.ttlSeconds)); break
-        case 'get': results.push(await this.get(operation.key)); break
-        case 'take': results.push(await this.take(operation.key)); break
-        case 'delete': results.push(await this.delete(operation.key)); break
-      }
-    }
+    for (const operation of operations) results.push(await runOperation(this, operation))
     return results
   }
 

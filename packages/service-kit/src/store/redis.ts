@@ -1,6 +1,6 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import { splitList } from '../config.js'
-import { assertTtl, StoreUnavailableError, type Store, type StoreOperation } from './store.js'
+import { assertTtl, runOperation, StoreUnavailableError, type Store, type StoreOperation } from './store.js'
 
 export type RedisClient = Redis | Cluster
 
@@ -122,15 +122,7 @@ export class RedisStore implements Store {
     // Keys of one batch may live on different cluster nodes, where a pipeline
     // cannot go: there they are sent side by side instead.
     if (this.redis instanceof Cluster) {
-      return await Promise.all(operations.map(async (operation) => {
-        switch (operation.op) {
-          case 'set': return await this.set(operation.key, operation.value, operation.ttlSeconds)
-          case 'putNew': return await this.putNew(operation.key, operation.value, operation.ttlSeconds)
-          case 'get': return await this.get(operation.key)
-          case 'take': return await this.take(operation.key)
-          case 'delete': return await this.delete(operation.key)
-        }
-      }))
+      return await Promise.all(operations.map(async (operation) => await runOperation(this, operation)))
     }
     const pipeline = this.redis.pipeline()
     operations.forEach((operation, i) => {

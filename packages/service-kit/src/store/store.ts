@@ -37,6 +37,17 @@ export type StoreOperation =
   | { op: 'take', key: string }
   | { op: 'delete', key: string }
 
+/** One operation of a batch, by the store's own methods (where a batch cannot be one pipeline). */
+export async function runOperation (store: Store, operation: StoreOperation): Promise<unknown> {
+  switch (operation.op) {
+    case 'set': return await store.set(operation.key, operation.value, operation.ttlSeconds)
+    case 'putNew': return await store.putNew(operation.key, operation.value, operation.ttlSeconds)
+    case 'get': return await store.get(operation.key)
+    case 'take': return await store.take(operation.key)
+    case 'delete': return await store.delete(operation.key)
+  }
+}
+
 /** The store cannot be reached: callers answer 503 with Retry-After, not 500. */
 export const StoreUnavailableError = createError<[string]>(
   'LTILAUNCH_STORE_UNAVAILABLE',

@@ -74,10 +74,8 @@ export default fp(async function sessionsPlugin (fastify) {
     },
     open,
     async current (request) {
-      const read = readOperation(request)
-      if (read === undefined) return undefined
-      const [session] = await fastify.store.batch([read])
-      return session as Session | undefined
+      const id = idFrom(request)
+      return id === undefined ? undefined : await fastify.store.get<Session>(key(id))
     },
     readOperation,
     async end (request, reply) {

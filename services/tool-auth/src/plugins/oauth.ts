@@ -39,11 +39,8 @@ export interface OAuth {
   issueCode: (record: CodeRecord) => Promise<string>
   /** Takes a code once. A second use reports `reused` and revokes the tokens the first use issued. */
   redeemCode: (code: string) => Promise<Redeemed<CodeRecord>>
-  /**
-   * Opens (or renews) a grant and issues tokens, in one round trip with
-   * `alongside`; undefined when the grant was revoked meanwhile.
-   */
-  issueTokens: (grantId: string, grant: Grant, alongside?: StoreOperation[]) => Promise<TokenReply | undefined>
+  /** Opens (or renews) a grant and issues tokens, in one round trip; undefined when the grant was revoked meanwhile. */
+  issueTokens: (grantId: string, grant: Grant) => Promise<TokenReply | undefined>
   /** Rotates a refresh token. A rotated one used again revokes the grant. */
   refresh: (refreshToken: string) => Promise<Redeemed<Grant>>
   /**
@@ -100,20 +97,19 @@ export default fp(async function oauthPlugin (fastify) {
     return [grant, await store.get<HubUserInfo>(`latest:${grant.userinfo.name}`)]
   }
 
-  async function issueTokens (grantId: string, grant: Grant, alongside: StoreOperation[] = []): Promise<TokenReply | undefined> {
+  async function issueTokens (grantId: string, grant: Grant): Promise<TokenReply | undefined> {
     const access = token()
     const refresh = token()
     // The tokens name their user, so that userinfo can read the grant and the latest launch together.
     const tokenRecord: TokenRecord = { grantId, name: grant.userinfo.name }
-    const results = await store.batch([
-      ...alongside,
+    const [, revoked] = await store.batch([
       { op: 'set', key: `grant:${grantId}`, value: grant, ttlSeconds: config.REFRESH_TOKEN_TTL },
       // Read after the write: a revocation either shows here, or comes later and deletes what we wrote.
       { op: 'get', key: `revoked:${grantId}` },
       { op: 'set', key: `at:${hashed(access)}`, value: tokenRecord, ttlSeconds: config.ACCESS_TOKEN_TTL },
       { op: 'set', key: `rt:${hashed(refresh)}`, value: tokenRecord, ttlSeconds: config.REFRESH_TOKEN_TTL }
     ])
-    if (results[alongside.length + 1] !== undefined) {
+    if (revoked !== undefined) {
       // The tokens just written lead to no grant: they are worthless.
       await store.delete(`grant:${grantId}`)
       return undefined
