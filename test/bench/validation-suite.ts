@@ -7,7 +7,7 @@ import { freePort, startProcess, type BenchProcess } from './lib/processes.js'
 import { startLtiAuthenticatorHub } from './peers/jupyterhub.js'
 import { startStubBroker } from './stub-broker.js'
 import { startBenchPlatform, type BenchPlatform } from './tokens.js'
-import { measureCallback, type ValidationResult } from './validation.js'
+import { measureCallback, untimedPairs, type ValidationResult } from './validation.js'
 
 /**
  * Launch validation alone, side by side: tool-auth, an ltijs tool and
@@ -112,7 +112,7 @@ export async function runValidationSuite (options: {
       let toolAuth: { url: string, proc: BenchProcess } | undefined
       try {
         toolAuth = await startToolAuth({ ...options, platform, brokerUrl: broker.url, brokerToken })
-        options.log(`  tool-auth callback: ${options.count} pairs at concurrency ${options.concurrency}, after ${Math.ceil(options.count / 4)} untimed`)
+        options.log(`  tool-auth callback: ${options.count} pairs at concurrency ${options.concurrency}, after ${untimedPairs(options.count)} untimed`)
         const before = platform.jwksFetches()
         result.toolAuth = await measureCallback({
           target: {
@@ -154,7 +154,7 @@ export async function runValidationSuite (options: {
             authConfig: { method: 'JWK_SET', key: platform.jwksUrl }
           }
         })
-        options.log(`  ltijs callback: ${options.count} pairs at concurrency ${options.concurrency}, after ${Math.ceil(options.count / 4)} untimed`)
+        options.log(`  ltijs callback: ${options.count} pairs at concurrency ${options.concurrency}, after ${untimedPairs(options.count)} untimed`)
         const before = platform.jwksFetches()
         result.ltijs = await measureCallback({
           target: { name: 'ltijs', loginUrl: tool.loginUrl, callbackUrl: tool.launchUrl, targetLinkUri: tool.launchUrl, pids: [tool.proc.pid] },
@@ -177,7 +177,7 @@ export async function runValidationSuite (options: {
       try {
         options.log('  starting JupyterHub with LTI13Authenticator (installs the pinned virtualenv on first use) ...')
         const hub = await startLtiAuthenticatorHub(cleanup, platform)
-        options.log(`  jupyterhub-ltiauthenticator callback: ${options.hubCount} pairs at concurrency ${options.concurrency}, after ${Math.ceil(options.hubCount / 4)} untimed`)
+        options.log(`  jupyterhub-ltiauthenticator callback: ${options.hubCount} pairs at concurrency ${options.concurrency}, after ${untimedPairs(options.hubCount)} untimed`)
         const before = platform.jwksFetches()
         result.ltiauthenticator = await measureCallback({
           target: { name: 'ltiauthenticator', loginUrl: hub.loginUrl, callbackUrl: hub.callbackUrl, targetLinkUri: hub.targetLinkUri, pids: [hub.hub.proc.pid] },

@@ -90,6 +90,9 @@ async function preparePairs (target: ValidationTarget, platform: BenchPlatform, 
   return pairs
 }
 
+/** The pairs posted untimed before `count` measured ones: a quarter more. */
+export const untimedPairs = (count: number): number => Math.ceil(count / 4)
+
 export async function measureCallback (options: {
   target: ValidationTarget
   platform: BenchPlatform
@@ -103,7 +106,7 @@ export async function measureCallback (options: {
   const t0 = performance.now()
   // A quarter more pairs, posted before the clock starts: the callback's code
   // is compiled by V8's optimizer (and caches filled) in every tool alike.
-  const warmCount = Math.ceil(options.count / 4)
+  const warmCount = untimedPairs(options.count)
   const allPairs = await preparePairs(options.target, options.platform, options.count + warmCount, router)
   const prepareMs = performance.now() - t0
   const warm = allPairs.slice(0, warmCount)
