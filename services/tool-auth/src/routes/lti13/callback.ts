@@ -1,14 +1,13 @@
-import { randomBytes } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { classifyRoles, LTI_CLAIM, LTI_VERSION, MESSAGE_TYPE, usernameFromClaims, UsernameError } from '@ltilaunch/claims'
-import { autoSubmitPage, html, page } from '@ltilaunch/service-kit'
+import { classifyRoles, LTI_CLAIM, MESSAGE_TYPE, usernameFromClaims, UsernameError } from '@ltilaunch/claims'
+import { html, page } from '@ltilaunch/service-kit'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { SignJWT } from 'jose'
 import { Type, type Static } from 'typebox'
 import { CallbackMethod, CallbackParamMissing, NonceReplayed, NoSession, PlatformError, StateMismatch, StateMissing, StateUnknown, TargetNotAllowed, UsernameMissing } from '../../errors.js'
+import { deepLinkingResponse } from '../../lib/deep-linking.js'
 import { buildUserinfo, idempotencyKey, pendingLaunch, type LaunchFacts } from '../../lib/launch.js'
 import { rateLimited } from '../../lib/rate-limit.js'
-import { cookieOptions, publicBase, targetAllowed } from '../../lib/urls.js'
+import { cookieOptions, targetAllowed } from '../../lib/urls.js'
 import { verifyIdToken } from '../../lib/verify.js'
 import { STATE_COOKIE, type LoginState } from './login.js'
 
@@ -79,7 +78,7 @@ const callbackRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
     if (messageType === MESSAGE_TYPE.deepLinking) {
       request.log.info({ issuer: platform.issuer, username }, 'deep linking request accepted')
-      return await deepLinkingResponse(request, reply, claims, facts)
+      return await deepLinkingResponse(fastify, request, reply, claims, facts)
     }
 
     // A notebook launch: the target is our own /lti13/launch, without a `next`.
@@ -102,34 +101,6 @@ const callbackRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }, [fastify.oauth.rememberLatest(userinfo)])
     request.log.info({ issuer: platform.issuer, username, role: classification.role, launchId: facts.launchId }, 'launch accepted')
     return await reply.code(303).header('cache-control', 'no-store').redirect(destination)
-  }
-
-  /** Answers a deep linking request with one link to this tool, signed with the tool's key. */
-  async function deepLinkingResponse (request: FastifyRequest, reply: FastifyReply, claims: Record<string, unknown>, facts: LaunchFacts) {
-    const settings = claims[LTI_CLAIM.deepLinkingSettings] as { deep_link_return_url: string, data?: unknown }
-    const base = publicBase(request, config)
-    const item: Record<string, unknown> = { type: 'ltiResourceLink', title: config.tool_name, url: `${base}/lti13/launch` }
-    const response: Record<string, unknown> = {
-      [LTI_CLAIM.messageType]: MESSAGE_TYPE.deepLinkingResponse,
-      [LTI_CLAIM.version]: LTI_VERSION,
-      [LTI_CLAIM.deploymentId]: claims[LTI_CLAIM.deploymentId],
-      [LTI_CLAIM.deepLinkingContentItems]: [item],
-      nonce: randomBytes(16).toString('base64url')
-    }
-    if (settings.data !== undefined) response[LTI_CLAIM.deepLinkingData] = settings.data
-    const jwt = await new SignJWT(response)
-      .setProtectedHeader({ alg: fastify.toolKeys.alg, kid: fastify.toolKeys.kid, typ: 'JWT' })
-      .setIssuer(facts.clientId)
-      .setAudience(facts.issuer)
-      .setIssuedAt()
-      .setExpirationTime('5m')
-      .setJti(randomBytes(16).toString('base64url'))
-      .sign(fastify.toolKeys.privateKey)
-    return await reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(autoSubmitPage({
-      title: `Adding ${config.tool_name} to your course`,
-      action: settings.deep_link_return_url,
-      fields: { JWT: jwt }
-    }))
   }
 
   const schema = { body: CallbackBodySchema, response: { 200: Html, 303: Type.Null() } }
