@@ -1,6 +1,7 @@
 export * from './claims.js'
 export * from './roles.js'
 export * from './username.js'
+export * from './hub-names.js'
 export * from './custom.js'
 export * from './schemas.js'
 export * from './check.js'
