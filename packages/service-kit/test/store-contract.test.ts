@@ -1,6 +1,7 @@
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { MemoryStore } from '../src/store/memory.js'
+import { RedisStore } from '../src/store/redis.js'
 import { STORE_KINDS, storeForTest } from '../src/testing.js'
 
 // The same contract, held by the in-process store and by Redis.
@@ -64,6 +65,25 @@ for (const kind of STORE_KINDS) {
     t.test('concurrent claims of one key: exactly one winner', async (t) => {
       const results = await Promise.all(Array.from({ length: 50 }, async () => await store.claim('race-nonce', 60)))
       t.equal(results.filter(Boolean).length, 1)
+    })
+
+    t.test('bind keeps the first owner for good, and tells later callers who it is', async (t) => {
+      t.equal(await store.bind('name:grace', 'issuer-a|sub-1'), 'issuer-a|sub-1')
+      t.equal(await store.bind('name:grace', 'issuer-b|sub-1'), 'issuer-a|sub-1', 'a second owner gets the first one back')
+      t.equal(await store.bind('name:grace', 'issuer-a|sub-1'), 'issuer-a|sub-1', 'the owner itself is welcome again')
+      t.equal(await store.get('name:grace'), 'issuer-a|sub-1', 'get reads a binding')
+      if (store instanceof RedisStore) t.equal(await store.redis.ttl(`${store.prefix}name:grace`), -1, 'no TTL on Redis')
+      const [bound, other] = await store.batch([
+        { op: 'bind', key: 'name:grace', owner: 'issuer-c|sub-9' },
+        { op: 'bind', key: 'name:ada', owner: 'issuer-c|sub-9' }
+      ])
+      t.equal(bound, 'issuer-a|sub-1', 'in a batch too')
+      t.equal(other, 'issuer-c|sub-9')
+    })
+
+    t.test('concurrent binds of one name: every caller sees the same single owner', async (t) => {
+      const owners = await Promise.all(Array.from({ length: 50 }, async (_, i) => await store.bind('race-name', `owner-${i}`)))
+      t.equal(new Set(owners).size, 1)
     })
 
     t.test('a non-positive TTL is refused', async (t) => {

@@ -68,6 +68,13 @@ export class MemoryStore implements Store {
     return existed
   }
 
+  async bind (key: string, owner: string): Promise<string> {
+    const entry = this.#read(key)
+    if (entry !== undefined) return JSON.parse(entry.value) as string
+    this.#entries.set(this.#prefix + key, { value: JSON.stringify(owner), expiresAt: Number.POSITIVE_INFINITY })
+    return owner
+  }
+
   async batch (operations: readonly StoreOperation[]): Promise<unknown[]> {
     for (const operation of operations) if ('ttlSeconds' in operation) assertTtl(operation.ttlSeconds)
     const results: unknown[] = []

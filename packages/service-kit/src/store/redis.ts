@@ -70,7 +70,23 @@ export async function waitForRedis (client: RedisClient, timeoutMs = 3000): Prom
   })
 }
 
-/** The store on Redis: GETDEL for take, SET NX EX for claim, every key prefixed. */
+/** bind: the key's value if it has one, else the owner, written without a TTL; in one step. */
+const BIND_SCRIPT = `local current = redis.call('GET', KEYS[1])
+if current then return current end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]`
+
+/** The custom command bind runs as (EVALSHA, falling back to EVAL), defined once per client. */
+interface BindCommand {
+  ltilaunchBind: (key: string, value: string) => Promise<string>
+}
+
+function withBind<C extends RedisClient> (client: C): C & BindCommand {
+  if (!('ltilaunchBind' in client)) client.defineCommand('ltilaunchBind', { numberOfKeys: 1, lua: BIND_SCRIPT })
+  return client as C & BindCommand
+}
+
+/** The store on Redis: GETDEL for take, SET NX EX for claim, a script for bind, every key prefixed. */
 export class RedisStore implements Store {
   readonly kind = 'redis'
   readonly redis: RedisClient
@@ -116,6 +132,12 @@ export class RedisStore implements Store {
     return (await this.#run(() => this.redis.del(this.prefix + key))) > 0
   }
 
+  async bind (key: string, owner: string): Promise<string> {
+    const client = withBind(this.redis)
+    const raw = await this.#run(async () => await client.ltilaunchBind(this.prefix + key, JSON.stringify(owner)))
+    return JSON.parse(raw) as string
+  }
+
   async batch (operations: readonly StoreOperation[]): Promise<unknown[]> {
     if (operations.length === 0) return []
     const ttls = operations.map((operation) => 'ttlSeconds' in operation ? assertTtl(operation.ttlSeconds) : 0)
@@ -124,7 +146,7 @@ export class RedisStore implements Store {
     if (this.redis instanceof Cluster) {
       return await Promise.all(operations.map(async (operation) => await runOperation(this, operation)))
     }
-    const pipeline = this.redis.pipeline()
+    const pipeline = withBind(this.redis).pipeline() as ReturnType<RedisClient['pipeline']> & { ltilaunchBind: (key: string, value: string) => unknown }
     operations.forEach((operation, i) => {
       const key = this.prefix + operation.key
       switch (operation.op) {
@@ -133,6 +155,7 @@ export class RedisStore implements Store {
         case 'get': pipeline.get(key); break
         case 'take': pipeline.getdel(key); break
         case 'delete': pipeline.del(key); break
+        case 'bind': pipeline.ltilaunchBind(key, JSON.stringify(operation.owner)); break
       }
     })
     const replies = await this.#run(async () => await pipeline.exec())
@@ -144,6 +167,7 @@ export class RedisStore implements Store {
         case 'putNew': return reply === 'OK'
         case 'get': case 'take': return reply === null ? undefined : JSON.parse(reply as string)
         case 'delete': return (reply as number) > 0
+        case 'bind': return JSON.parse(reply as string)
       }
       return undefined
     })

@@ -19,10 +19,16 @@ export interface Store {
   set (key: string, value: unknown, ttlSeconds: number): Promise<void>
   delete (key: string): Promise<boolean>
   /**
+   * Binds a key to an owner for good (no TTL) unless it is bound already,
+   * atomically: returns the owner the key is bound to now, the given one or
+   * the earlier one. For names that must never pass to a second owner.
+   */
+  bind (key: string, owner: string): Promise<string>
+  /**
    * Several operations in one round trip (a pipeline on Redis), in order;
    * each is atomic, the batch as a whole is not. Results match the
    * operations: undefined for set, a boolean for putNew and delete, the
-   * value (or undefined) for get and take.
+   * value (or undefined) for get and take, the bound owner for bind.
    */
   batch (operations: readonly StoreOperation[]): Promise<unknown[]>
   /** Resolves when the backing store answers; rejects with StoreUnavailableError otherwise. */
@@ -36,6 +42,7 @@ export type StoreOperation =
   | { op: 'get', key: string }
   | { op: 'take', key: string }
   | { op: 'delete', key: string }
+  | { op: 'bind', key: string, owner: string }
 
 /** One operation of a batch, by the store's own methods (where a batch cannot be one pipeline). */
 export async function runOperation (store: Store, operation: StoreOperation): Promise<unknown> {
@@ -45,6 +52,7 @@ export async function runOperation (store: Store, operation: StoreOperation): Pr
     case 'get': return await store.get(operation.key)
     case 'take': return await store.take(operation.key)
     case 'delete': return await store.delete(operation.key)
+    case 'bind': return await store.bind(operation.key, operation.owner)
   }
 }
 
