@@ -188,6 +188,12 @@ export const PendingLaunchRequestSchema = Type.Object({
   }),
   /** `custom.image` as sent by the platform; the broker resolves it against its policy. */
   image: Type.Optional(Text(512)),
+  /**
+   * The namespace of the platform that vouched for the user, already in
+   * `username`; the broker puts it around course groups and server names
+   * too. Absent for a platform without one.
+   */
+  namespace: Type.Optional(Type.Object({ prefix: Text(64), suffix: Text(64) }, { additionalProperties: false })),
   custom: CustomParamsSchema,
   /** The LTI claims the hub may see (roles, context, custom, resource_link, message_type). */
   claims: Type.Optional(Type.Record(Type.String(), Type.Unknown()))

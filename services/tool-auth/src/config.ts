@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { namespacesOverlap, type NameSpace } from '@ltilaunch/claims'
 import { BaseConfigProperties, ConfigError, loadConfig, parseStructured, splitList } from '@ltilaunch/service-kit'
 import { Type, type Static } from 'typebox'
 
@@ -19,7 +20,9 @@ export const ToolAuthConfigSchema = Type.Object({
   authorize_url: Type.Optional(Type.String({ pattern: '^https?://', description: "the platform's OIDC authorization endpoint" })),
   jwks_endpoint: Type.Optional(Type.String({ pattern: '^https?://', description: "the platform's JWKS URL" })),
   deployment_ids: Type.Optional(Type.String({ description: 'comma list of accepted deployment ids (empty: any)' })),
-  PLATFORMS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'JSON file listing platforms [{issuer, client_ids, authorize_url, jwks_endpoint, deployment_ids?}]' })),
+  PLATFORMS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'JSON or YAML file listing platforms [{issuer, client_ids, authorize_url, jwks_endpoint, deployment_ids?, username_key?, username_prefix?, username_suffix?, admin_roles?}]' })),
+  USERNAME_PREFIX: Type.String({ default: '', maxLength: 64, description: 'text put before every username (and course group) from the platform set by issuer/client_id/...' }),
+  USERNAME_SUFFIX: Type.String({ default: '', maxLength: 64, description: 'text put after every username (and course group) from the platform set by issuer/client_id/...' }),
 
   // ltiauthenticator's options.
   username_key: Type.String({ default: 'email', description: 'claim that gives the username (custom_ prefix reads the custom claim; sub is the fallback)' }),
@@ -30,7 +33,7 @@ export const ToolAuthConfigSchema = Type.Object({
   tool_description: Type.String({ default: 'Launch your own JupyterHub notebook server from your course', description: 'description in /lti13/config' }),
 
   STAFF_ROLES: Type.Optional(Type.String({ description: 'comma list of roles that make a user staff (default: @ltilaunch/claims DEFAULT_STAFF_ROLES)' })),
-  ADMIN_ROLES: Type.Optional(Type.String({ description: 'comma list of roles that make a user a hub admin (default: system and institution Administrator)' })),
+  ADMIN_ROLES: Type.Optional(Type.String({ description: 'comma list of roles that make a user a hub admin, for platforms without their own admin_roles (default: none; no LTI role makes an admin)' })),
   ALLOWED_HOSTS: Type.Optional(Type.String({ description: 'comma list of hosts (host or host:port) that target_link_uri and next may point to; default the PUBLIC_URL host' })),
   JWKS_MAX_AGE: Type.Integer({ minimum: 1, default: 600, description: "seconds before a platform's cached JWKS is refetched (a failed refetch keeps the cached keys)" }),
   JWKS_COOLDOWN: Type.Integer({ minimum: 0, default: 30, description: 'seconds after a JWKS fetch during which an unknown kid does not refetch' }),
@@ -68,6 +71,12 @@ export interface Platform {
   jwksEndpoint: string
   /** Empty: every deployment is accepted. */
   deploymentIds: string[]
+  /** The claim that gives this platform's usernames (ltiauthenticator's username_key); the global one when unset. */
+  usernameKey: string
+  /** Added to every username and course group from this platform, so that two platforms cannot produce one name. */
+  namespace: NameSpace
+  /** Roles that make a hub admin; empty means no LTI role does. */
+  adminRoles: string[]
 }
 
 /** An OAuth client of this authorization server (the hub). */
@@ -84,7 +93,6 @@ export interface ToolAuthConfig extends ToolAuthEnv {
   allowedHosts: string[]
   idTokenAlgorithms: string[]
   staffRoles?: string[]
-  adminRoles?: string[]
 }
 
 /** Asymmetric JWS algorithms; HMAC and `none` are never accepted for id_tokens. */
@@ -116,7 +124,6 @@ export function readConfig (env: NodeJS.ProcessEnv = process.env): ToolAuthConfi
   if (problems.length > 0) throw new ConfigError(problems)
   const config: ToolAuthConfig = { ...base, platforms, oauthClients, allowedHosts, idTokenAlgorithms }
   if (base.STAFF_ROLES !== undefined) config.staffRoles = splitList(base.STAFF_ROLES)
-  if (base.ADMIN_ROLES !== undefined) config.adminRoles = splitList(base.ADMIN_ROLES)
   return config
 }
 
@@ -157,7 +164,24 @@ function stringList (value: unknown): string[] | undefined {
   return undefined
 }
 
-function checkPlatform (raw: unknown, where: string, problems: string[]): Platform | undefined {
+/** A namespace part: plain text without "/" or control characters, which no hub username may hold. */
+function namespacePart (value: unknown, name: string, where: string, problems: string[]): string {
+  if (value === undefined || value === null) return ''
+  // eslint-disable-next-line no-control-regex
+  if (typeof value !== 'string' || value.length > 64 || /[/\u0000-\u001f\u007f]/.test(value) || value !== value.trim()) {
+    problems.push(`${where}: ${name} must be text of at most 64 characters, without "/", control characters or surrounding spaces`)
+    return ''
+  }
+  return value
+}
+
+/** Defaults a platform entry falls back on: the global settings. */
+interface PlatformDefaults {
+  usernameKey: string
+  adminRoles: string[]
+}
+
+function checkPlatform (raw: unknown, where: string, problems: string[], defaults: PlatformDefaults): Platform | undefined {
   if (typeof raw !== 'object' || raw === null) {
     problems.push(`${where}: a platform must be an object`)
     return undefined
@@ -172,18 +196,57 @@ function checkPlatform (raw: unknown, where: string, problems: string[]): Platfo
   if (!isHttpUrl(entry.jwks_endpoint)) problems.push(`${where}: jwks_endpoint must be an http(s) URL`)
   const deploymentIds = stringList(entry.deployment_ids)
   if (deploymentIds === undefined) problems.push(`${where}: deployment_ids must be a list of strings`)
+  const usernameKey = entry.username_key ?? defaults.usernameKey
+  if (typeof usernameKey !== 'string') problems.push(`${where}: username_key must be a claim name`)
+  const adminRoles = entry.admin_roles === undefined ? defaults.adminRoles : stringList(entry.admin_roles)
+  if (adminRoles === undefined) problems.push(`${where}: admin_roles must be a list of roles`)
+  const namespace = {
+    prefix: namespacePart(entry.username_prefix, 'username_prefix', where, problems),
+    suffix: namespacePart(entry.username_suffix, 'username_suffix', where, problems)
+  }
   if (problems.length > before) return undefined
   return {
     issuer,
     clientIds: clientIds ?? [],
     authorizeUrl: entry.authorize_url as string,
     jwksEndpoint: entry.jwks_endpoint as string,
-    deploymentIds: deploymentIds ?? []
+    deploymentIds: deploymentIds ?? [],
+    usernameKey: usernameKey as string,
+    namespace,
+    adminRoles: adminRoles ?? []
+  }
+}
+
+/** Describes a namespace for a message: `"canvas-" … ""`, or "no namespace". */
+function describeNamespace (namespace: NameSpace): string {
+  return namespace.prefix === '' && namespace.suffix === '' ? 'no namespace' : `username_prefix "${namespace.prefix}", username_suffix "${namespace.suffix}"`
+}
+
+/**
+ * Two platforms whose namespaces can produce the same username would hand
+ * one hub account to two people: refused at start, naming both. One
+ * platform alone keeps plain names.
+ */
+function checkNamespaces (platforms: Platform[], problems: string[]): void {
+  for (let i = 0; i < platforms.length; i++) {
+    for (let j = i + 1; j < platforms.length; j++) {
+      const [a, b] = [platforms[i] as Platform, platforms[j] as Platform]
+      if (!namespacesOverlap(a.namespace, b.namespace)) continue
+      problems.push(
+        `platforms ${a.issuer} (${describeNamespace(a.namespace)}) and ${b.issuer} (${describeNamespace(b.namespace)}) ` +
+        'can produce the same usernames, so one person of each could share a hub account: give each its own ' +
+        'username_prefix or username_suffix in PLATFORMS_FILE (USERNAME_PREFIX/USERNAME_SUFFIX for the issuer/client_id platform)'
+      )
+    }
   }
 }
 
 function readPlatforms (env: ToolAuthEnv, problems: string[]): Platform[] {
   const platforms: Platform[] = []
+  const defaults: PlatformDefaults = {
+    usernameKey: env.username_key,
+    adminRoles: env.ADMIN_ROLES === undefined ? [] : splitList(env.ADMIN_ROLES)
+  }
   if (env.PLATFORMS_FILE !== undefined) {
     const data = readDocumentFile('PLATFORMS_FILE', env.PLATFORMS_FILE, problems)
     const list = Array.isArray(data) ? data : (data as { platforms?: unknown } | undefined)?.platforms
@@ -191,7 +254,7 @@ function readPlatforms (env: ToolAuthEnv, problems: string[]): Platform[] {
       problems.push('PLATFORMS_FILE: expected a JSON array of platforms (or {"platforms": [...]})')
     } else if (Array.isArray(list)) {
       list.forEach((entry, i) => {
-        const platform = checkPlatform(entry, `PLATFORMS_FILE[${i}]`, problems)
+        const platform = checkPlatform(entry, `PLATFORMS_FILE[${i}]`, problems, defaults)
         if (platform) platforms.push(platform)
       })
     }
@@ -203,8 +266,10 @@ function readPlatforms (env: ToolAuthEnv, problems: string[]): Platform[] {
       client_ids: env.client_id,
       authorize_url: env.authorize_url,
       jwks_endpoint: env.jwks_endpoint,
-      deployment_ids: env.deployment_ids
-    }, 'issuer/client_id/authorize_url/jwks_endpoint', problems)
+      deployment_ids: env.deployment_ids,
+      username_prefix: env.USERNAME_PREFIX,
+      username_suffix: env.USERNAME_SUFFIX
+    }, 'issuer/client_id/authorize_url/jwks_endpoint', problems, defaults)
     if (platform) platforms.push(platform)
   }
   const seen = new Set<string>()
@@ -212,6 +277,7 @@ function readPlatforms (env: ToolAuthEnv, problems: string[]): Platform[] {
     if (seen.has(platform.issuer)) problems.push(`platform ${platform.issuer} is registered twice`)
     seen.add(platform.issuer)
   }
+  checkNamespaces(platforms, problems)
   if (platforms.length === 0 && problems.length === 0) {
     problems.push('no platform is registered: set issuer, client_id, authorize_url and jwks_endpoint, or PLATFORMS_FILE')
   }

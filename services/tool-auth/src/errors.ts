@@ -47,6 +47,10 @@ export const NonceReplayed = createError('TOOL_AUTH_NONCE_REPLAYED',
 export const ClaimsInvalid = createError<[string]>('TOOL_AUTH_CLAIMS_INVALID',
   'The launch is not one this tool can act on: %s', 400)
 export const UsernameMissing = createError<[string]>('TOOL_AUTH_USERNAME_MISSING', '%s', 400)
+export const UsernameTaken = createError<[string]>('TOOL_AUTH_USERNAME_TAKEN',
+  'The hub account "%s" already belongs to someone else: a person from another platform, or another person of this one, launched under that name first. Nothing was opened. Tell the administrator, who can give each platform its own username_prefix or username_suffix, or choose a username_key that is unique on this platform (such as sub).', 403)
+export const UsernameRefused = createError<[string, string]>('TOOL_AUTH_USERNAME_REFUSED',
+  'The username "%s" that this launch gives cannot be a JupyterHub username: %s. Nothing was opened. Tell the administrator, who can choose another username_key for this platform.', 422)
 export const JwksUnavailable = createError<[string]>('TOOL_AUTH_JWKS_UNAVAILABLE',
   'The platform\'s signing keys cannot be fetched right now (%s). Try the launch again in a minute.', 503)
 

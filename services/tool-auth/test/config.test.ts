@@ -14,7 +14,16 @@ t.test('ltiauthenticator defaults: username_key email, max_age 600, uri_scheme a
   t.equal(config.max_age, 600)
   t.equal(config.time_leeway, 0)
   t.equal(config.uri_scheme, 'auto')
-  t.same(config.platforms, [{ issuer: 'https://lms.example', clientIds: ['c1'], authorizeUrl: 'https://lms.example/auth', jwksEndpoint: 'https://lms.example/jwks', deploymentIds: [] }])
+  t.same(config.platforms, [{
+    issuer: 'https://lms.example',
+    clientIds: ['c1'],
+    authorizeUrl: 'https://lms.example/auth',
+    jwksEndpoint: 'https://lms.example/jwks',
+    deploymentIds: [],
+    usernameKey: 'email',
+    namespace: { prefix: '', suffix: '' },
+    adminRoles: []
+  }], 'one platform: plain names, no admins from LTI')
   t.same(config.idTokenAlgorithms, ['RS256'])
 })
 
@@ -31,10 +40,10 @@ t.test('PLATFORMS_FILE registers several platforms, alongside the single-platfor
   const dir = t.testdir()
   const file = join(dir, 'platforms.json')
   writeFileSync(file, JSON.stringify([
-    { issuer: 'https://a.example', client_ids: ['x', 'y'], authorize_url: 'https://a.example/auth', jwks_endpoint: 'https://a.example/jwks', deployment_ids: ['1', 2] },
-    { issuer: 'https://b.example', client_id: 'z', authorize_url: 'https://b.example/auth', jwks_endpoint: 'https://b.example/jwks' }
+    { issuer: 'https://a.example', client_ids: ['x', 'y'], authorize_url: 'https://a.example/auth', jwks_endpoint: 'https://a.example/jwks', deployment_ids: ['1', 2], username_prefix: 'a-' },
+    { issuer: 'https://b.example', client_id: 'z', authorize_url: 'https://b.example/auth', jwks_endpoint: 'https://b.example/jwks', username_prefix: 'b-' }
   ]))
-  const config = readConfig({ ...platformEnv, PLATFORMS_FILE: file })
+  const config = readConfig({ ...platformEnv, PLATFORMS_FILE: file, USERNAME_PREFIX: 'lms-' })
   t.same(config.platforms.map((p) => p.issuer), ['https://a.example', 'https://b.example', 'https://lms.example'])
   t.same(config.platforms[0]?.deploymentIds, ['1', '2'])
 })
@@ -46,10 +55,11 @@ t.test('PLATFORMS_FILE may be YAML', async (t) => {
       '  client_ids: [x, y]',
       '  authorize_url: https://a.example/auth',
       '  jwks_endpoint: https://a.example/jwks',
+      '  username_prefix: a-',
       ''
     ].join('\n')
   })
-  const config = readConfig({ ...platformEnv, PLATFORMS_FILE: join(dir, 'platforms.yaml') })
+  const config = readConfig({ ...platformEnv, PLATFORMS_FILE: join(dir, 'platforms.yaml'), USERNAME_PREFIX: 'lms-' })
   t.same(config.platforms[0]?.clientIds, ['x', 'y'])
 })
 
@@ -137,4 +147,34 @@ t.test('without TOOL_KEY a development key is generated once into TOOL_KEY_DIR a
   t.same((await first.inject('/lti13/jwks')).json(), (await second.inject('/lti13/jwks')).json(), 'the same key after a restart')
   t.not((await first.inject('/lti13/jwks')).json().keys[0].kid, undefined)
   t.ok(TEST_ENV.TOOL_KEY)
+})
+
+t.test('per-platform identity settings override the global ones', async (t) => {
+  const dir = t.testdir()
+  const file = join(dir, 'platforms.json')
+  writeFileSync(file, JSON.stringify([
+    { issuer: 'https://canvas.example', client_id: 'c', authorize_url: 'https://canvas.example/auth', jwks_endpoint: 'https://canvas.example/jwks', username_prefix: 'canvas-', username_key: 'sub', admin_roles: ['http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator'] },
+    { issuer: 'https://moodle.example', client_id: 'm', authorize_url: 'https://moodle.example/auth', jwks_endpoint: 'https://moodle.example/jwks', username_prefix: 'moodle-' }
+  ]))
+  const config = readConfig({ PLATFORMS_FILE: file, username_key: 'custom_login', ADMIN_ROLES: 'Administrator' })
+  const [canvas, moodle] = config.platforms
+  t.match(canvas, { usernameKey: 'sub', namespace: { prefix: 'canvas-', suffix: '' }, adminRoles: ['http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator'] })
+  t.match(moodle, { usernameKey: 'custom_login', namespace: { prefix: 'moodle-', suffix: '' }, adminRoles: ['Administrator'] }, 'the global settings where a platform has none')
+})
+
+t.test('two platforms that could produce the same usernames stop the start, naming both', async (t) => {
+  const dir = t.testdir()
+  const write = (name: string, entries: Array<Record<string, unknown>>): string => {
+    const file = join(dir, name)
+    writeFileSync(file, JSON.stringify(entries.map((entry, i) => ({ issuer: `https://lms${i}.example`, client_id: `c${i}`, authorize_url: `https://lms${i}.example/auth`, jwks_endpoint: `https://lms${i}.example/jwks`, ...entry }))))
+    return file
+  }
+  t.throws(() => readConfig({ PLATFORMS_FILE: write('plain.json', [{}, {}]) }), /platforms https:\/\/lms0\.example \(no namespace\) and https:\/\/lms1\.example \(no namespace\) can produce the same usernames/)
+  t.throws(() => readConfig({ PLATFORMS_FILE: write('nested.json', [{ username_prefix: 'a-' }, { username_prefix: 'a-b-' }]) }), /lms0\.example .*lms1\.example/, 'one prefix beginning the other')
+  t.throws(() => readConfig({ ...platformEnv, PLATFORMS_FILE: write('one.json', [{}]) }), /lms0\.example .*lms\.example/, 'the issuer/client_id platform counts too')
+  t.doesNotThrow(() => readConfig({ PLATFORMS_FILE: write('apart.json', [{ username_prefix: 'canvas-' }, { username_prefix: 'moodle-' }]) }))
+  t.doesNotThrow(() => readConfig({ PLATFORMS_FILE: write('ends.json', [{ username_suffix: '@canvas' }, { username_suffix: '@moodle' }]) }))
+  t.doesNotThrow(() => readConfig({ PLATFORMS_FILE: write('single.json', [{}]) }), 'one platform alone keeps plain names')
+  t.throws(() => readConfig({ PLATFORMS_FILE: write('slash.json', [{ username_prefix: 'a/' }]) }), /username_prefix must be text/)
+  t.throws(() => readConfig({ PLATFORMS_FILE: write('roles.json', [{ admin_roles: { x: 1 } }]) }), /admin_roles must be a list/)
 })

@@ -1,4 +1,4 @@
-import { createServer } from '@ltilaunch/service-kit'
+import { createServer, type Store } from '@ltilaunch/service-kit'
 import { memoryStoreForTest, redisStoreForTest } from '@ltilaunch/service-kit/testing'
 import fp from 'fastify-plugin'
 import { exportPKCS8, generateKeyPair } from 'jose'
@@ -28,8 +28,8 @@ export const TEST_ENV: Record<string, string> = {
 
 export interface BuildOptions {
   env?: Record<string, string | undefined>
-  /** 'redis' (the default: a real Redis under a fresh key prefix) or 'memory'. */
-  store?: 'redis' | 'memory'
+  /** 'redis' (the default: a real Redis under a fresh key prefix), 'memory', or a store to share (a restart, replicas). */
+  store?: 'redis' | 'memory' | Store
   /** Listen on 127.0.0.1 (for tests that drive the app with real HTTP and cookies). */
   listen?: boolean
 }
@@ -42,7 +42,9 @@ export async function build (t: Test, options: BuildOptions = {}) {
     else env[name] = value
   }
   const config = readConfig(env)
-  const store = options.store === 'memory' ? memoryStoreForTest(t) : await redisStoreForTest(t, 'tool-auth')
+  const store = typeof options.store === 'object'
+    ? options.store
+    : options.store === 'memory' ? memoryStoreForTest(t) : await redisStoreForTest(t, 'tool-auth')
   if (store === undefined) throw new Error('these tests need Redis')
   const server = createServer({ service: 'tool-auth', config, logger: false })
   await server.register(fp(app), { config, store })

@@ -26,7 +26,7 @@ export class DryRunDriver implements SpawnDriver {
     const groups: string[] = []
     if (this.#config.HUB_SYNC_GROUPS) {
       groups.push(launch.role === 'staff' ? this.#config.HUB_STAFF_GROUP : this.#config.HUB_LEARNER_GROUP)
-      if (this.#config.HUB_COURSE_GROUPS && launch.course) groups.push(courseGroupName(launch.course))
+      if (this.#config.HUB_COURSE_GROUPS && launch.course) groups.push(courseGroupName(launch.course, launch.request.namespace))
     }
     const userOptions = this.#form.build(launch.image)
     const server = launch.serverName ? `server ${launch.serverName}` : 'the default server'

@@ -190,7 +190,7 @@ export class JupyterHubDriver implements SpawnDriver {
     const learner = this.#config.HUB_LEARNER_GROUP
     const want = [launch.role === 'staff' ? staff : learner]
     const drop = [launch.role === 'staff' ? learner : staff]
-    if (this.#config.HUB_COURSE_GROUPS && launch.course) want.push(courseGroupName(launch.course))
+    if (this.#config.HUB_COURSE_GROUPS && launch.course) want.push(courseGroupName(launch.course, launch.request.namespace))
     return { want, drop }
   }
 

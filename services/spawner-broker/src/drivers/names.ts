@@ -26,11 +26,26 @@ export function safeServerName (value: string): string {
   return `${alnumStem(value, 21)}-${hash8(value)}`
 }
 
-/** The server of a launch: named after its course when named servers are on, else the default (''). */
-export function serverNameFor (course: { id: string, label?: string } | undefined, named: boolean): string {
+/** A platform's namespace (tool-auth's username_prefix and username_suffix); absent for none. */
+export interface NameSpace {
+  prefix: string
+  suffix: string
+}
+
+/** A course's name inside its platform's namespace: the label (else the id) with the namespace around it. */
+function courseSource (course: { id: string, label?: string }, namespace: NameSpace | undefined): string {
+  const name = course.label?.trim() || course.id
+  return namespace === undefined ? name : `${namespace.prefix}${name}${namespace.suffix}`
+}
+
+/**
+ * The server of a launch: named after its course when named servers are on,
+ * else the default (''). The platform's namespace goes into the name, so
+ * that courses of two platforms never share a server name.
+ */
+export function serverNameFor (course: { id: string, label?: string } | undefined, named: boolean, namespace?: NameSpace): string {
   if (!named || !course) return ''
-  const source = course.label?.trim() || course.id
-  return safeServerName(source)
+  return safeServerName(courseSource(course, namespace))
 }
 
 /** Another name for the same course with a different image (ON_IMAGE_CHANGE=new-server). */
@@ -38,9 +53,9 @@ export function variantServerName (base: string, image: string): string {
   return `${alnumStem(base || 'server', 21)}-${hash8(`${base}\n${image}`)}`
 }
 
-/** A hub group name for a course. */
-export function courseGroupName (course: { id: string, label?: string }): string {
-  return `course-${safeServerName(course.label?.trim() || course.id)}`
+/** A hub group name for a course, inside its platform's namespace. */
+export function courseGroupName (course: { id: string, label?: string }, namespace?: NameSpace): string {
+  return `course-${safeServerName(courseSource(course, namespace))}`
 }
 
 /**

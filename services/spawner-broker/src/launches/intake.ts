@@ -122,7 +122,7 @@ function newLaunch (fastify: FastifyInstance, id: string, body: PendingLaunchReq
     username: body.username,
     role: body.role,
     image: resolved.image,
-    serverName: serverNameFor(body.course, fastify.config.HUB_NAMED_SERVERS),
+    serverName: serverNameFor(body.course, fastify.config.HUB_NAMED_SERVERS, body.namespace),
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
     progress: [],

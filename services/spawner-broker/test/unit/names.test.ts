@@ -42,3 +42,14 @@ t.test('names in hub URLs are escaped as JupyterHub escapes them (quote, safe @~
   t.equal(hubUrlSegment('a b/c+d'), 'a%20b%2Fc%2Bd')
   t.equal(hubUrlSegment("o'neil(1)!*~"), 'o%27neil%281%29%21%2A~')
 })
+
+t.test("a platform's namespace goes into course groups and server names; none keeps today's names", async (t) => {
+  const course = { id: '2', label: 'Intro' }
+  const moodleA = { prefix: 'moodle-a-', suffix: '' }
+  const moodleB = { prefix: 'moodle-b-', suffix: '' }
+  t.equal(courseGroupName(course), courseGroupName(course, undefined), 'no namespace: the name as before')
+  t.not(courseGroupName(course, moodleA), courseGroupName(course, moodleB), 'course 2 of two Moodles: two groups')
+  t.not(serverNameFor(course, true, moodleA), serverNameFor(course, true, moodleB), 'and two server names')
+  t.match(serverNameFor(course, true, moodleA), SAFE_SLUG, 'still a safe slug')
+  t.equal(serverNameFor(course, true, { prefix: '', suffix: '' }), serverNameFor(course, true), 'an empty namespace changes nothing')
+})

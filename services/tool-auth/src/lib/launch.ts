@@ -1,20 +1,26 @@
 import { createHash } from 'node:crypto'
-import { CUSTOM_KEY, launchSummary, type HubUserInfo, type PendingLaunchRequest, type RoleClassification } from '@ltilaunch/claims'
+import { courseGroup, CUSTOM_KEY, launchSummary, NO_NAMESPACE, type HubUserInfo, type NameSpace, type PendingLaunchRequest, type RoleClassification } from '@ltilaunch/claims'
 
 export interface LaunchFacts {
   issuer: string
   clientId: string
   username: string
   classification: RoleClassification
+  /** The platform's namespace, around its usernames and course groups. */
+  namespace?: NameSpace
   launchId?: string
   image?: string
 }
 
-/** The groups the hub sees: staff or learner, admin, and one per course (`course:<context id>`). */
-export function hubGroups (classification: RoleClassification, contextId: string | undefined): string[] {
+/**
+ * The groups the hub sees: staff or learner, admin, and one per course
+ * (`course:<context id>`, inside the platform's namespace, so that course
+ * 2 of two platforms are two groups).
+ */
+export function hubGroups (classification: RoleClassification, contextId: string | undefined, namespace: NameSpace = NO_NAMESPACE): string[] {
   const groups: string[] = [classification.role]
   if (classification.isAdmin) groups.push('admin')
-  if (contextId !== undefined) groups.push(`course:${contextId}`)
+  if (contextId !== undefined) groups.push(courseGroup(contextId, namespace))
   return groups
 }
 
@@ -25,7 +31,7 @@ export function buildUserinfo (claims: Record<string, unknown>, facts: LaunchFac
     sub: summary.user.sub ?? facts.username,
     name: facts.username,
     preferred_username: facts.username,
-    groups: hubGroups(facts.classification, summary.context?.id),
+    groups: hubGroups(facts.classification, summary.context?.id, facts.namespace),
     admin: facts.classification.isAdmin,
     lti: {
       issuer: facts.issuer,
@@ -90,6 +96,9 @@ export function pendingLaunch (claims: Record<string, unknown>, facts: LaunchFac
   }
   const image = summary.custom[CUSTOM_KEY.image]
   if (image !== undefined && image !== '') request.image = clip(image, 512)
+  if (facts.namespace !== undefined && (facts.namespace.prefix !== '' || facts.namespace.suffix !== '')) {
+    request.namespace = { prefix: facts.namespace.prefix, suffix: facts.namespace.suffix }
+  }
   return request
 }
 

@@ -1,13 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { Value } from 'typebox/value'
 import { HubUserInfoSchema, PendingLaunchRequestSchema } from '@ltilaunch/claims'
 import t from 'tap'
-import { build, type App } from '../helper.js'
 import { deadUrl, startBroker } from '../support/broker.js'
-import { Browser, formOf } from '../support/browser.js'
-import { startPlatform, type TestPlatform } from '../support/platform.js'
+import { Browser } from '../support/browser.js'
+import { baseOf, browserLaunch, hubLogin, toolFor } from '../support/flow.js'
+import { startPlatform } from '../support/platform.js'
 
 /*
  * The whole path with real HTTP and real cookies: a browser launches from a
@@ -16,64 +13,6 @@ import { startPlatform, type TestPlatform } from '../support/platform.js'
  * here) logs the user in through /oauth2/authorize, /oauth2/token and
  * /oauth2/userinfo.
  */
-
-const HUB_SECRET = 'flow-hub-secret-0123456789abcdef'
-const HUB_CALLBACK = 'http://127.0.0.1:8000/hub/oauth_callback'
-
-function baseOf (app: App): string {
-  return `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
-}
-
-async function toolFor (t: Parameters<typeof build>[0], platforms: TestPlatform[], env: Record<string, string | undefined>) {
-  const dir = t.testdir()
-  const file = join(dir, 'platforms.json')
-  writeFileSync(file, JSON.stringify(platforms.map((p) => ({ issuer: p.issuer, client_ids: [p.clientId], authorize_url: `${p.issuer}/authorize`, jwks_endpoint: `${p.issuer}/jwks`, deployment_ids: [p.deploymentId] }))))
-  return await build(t, {
-    listen: true,
-    env: {
-      // No PUBLIC_URL: URLs and the allowed host come from the request, as ltiauthenticator does.
-      PUBLIC_URL: undefined,
-      issuer: undefined,
-      client_id: undefined,
-      authorize_url: undefined,
-      jwks_endpoint: undefined,
-      PLATFORMS_FILE: file,
-      HUB_CLIENT_SECRET: HUB_SECRET,
-      HUB_REDIRECT_URI: HUB_CALLBACK,
-      BROKER_SERVICE_TOKEN: 'test-broker-token-0123456789',
-      ...env
-    }
-  })
-}
-
-/** The browser's side of an LTI launch: platform → login → authorize → form_post → callback. */
-async function browserLaunch (browser: Browser, tool: string, platform: TestPlatform) {
-  const login = await browser.fetch(`${tool}/lti13/oauth_login`, { form: { iss: platform.issuer, login_hint: 'hint', target_link_uri: `${tool}/lti13/launch`, lti_message_hint: 'm1', client_id: platform.clientId, lti_deployment_id: platform.deploymentId } })
-  if (login.status !== 302) throw new Error(`login: ${login.status} ${await login.text()}`)
-  const authorizePage = await browser.fetch(login.headers.get('location') as string)
-  const form = formOf(await authorizePage.text())
-  return await browser.fetch(form.action, { form: form.fields })
-}
-
-/** The hub's side: GenericOAuthenticator's authorize redirect (PKCE S256), token and userinfo requests. */
-async function hubLogin (browser: Browser, tool: string, options: { basic?: boolean } = {}) {
-  const verifier = randomBytes(48).toString('base64url')
-  const challenge = createHash('sha256').update(verifier).digest('base64url')
-  const state = randomBytes(12).toString('base64url')
-  const query = new URLSearchParams({ response_type: 'code', client_id: 'jupyterhub', redirect_uri: HUB_CALLBACK, scope: 'openid', state, code_challenge: challenge, code_challenge_method: 'S256' })
-  const authorize = await browser.fetch(`${tool}/oauth2/authorize?${query.toString()}`)
-  if (authorize.status !== 302) return { authorize }
-  const back = new URL(authorize.headers.get('location') as string)
-  const code = back.searchParams.get('code') as string
-  const form: Record<string, string> = { code, grant_type: 'authorization_code', redirect_uri: HUB_CALLBACK, data: 'None', code_verifier: verifier }
-  const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'JupyterHub', 'content-type': 'application/x-www-form-urlencoded' }
-  if (options.basic === false) Object.assign(form, { client_id: 'jupyterhub', client_secret: HUB_SECRET })
-  else headers.authorization = `Basic ${Buffer.from(`jupyterhub:${HUB_SECRET}`).toString('base64')}`
-  const tokenResponse = await fetch(`${tool}/oauth2/token`, { method: 'POST', headers, body: new URLSearchParams(form).toString() })
-  const token = await tokenResponse.json() as Record<string, string>
-  const userinfo = await fetch(`${tool}/oauth2/userinfo`, { headers: { accept: 'application/json', 'user-agent': 'JupyterHub', authorization: `${token.token_type} ${token.access_token}` } })
-  return { authorize, back, state, tokenResponse, token, userinfo: await userinfo.json() as Record<string, any> }
-}
 
 t.test('a launch from the platform reaches the broker and logs the user in to the hub', async (t) => {
   const platform = await startPlatform(t)
@@ -153,7 +92,7 @@ t.test('a platform\'s very long texts are cut to the broker\'s limits instead of
 t.test('two issuers at once: each launch is checked against its own keys and both log in', async (t) => {
   const first = await startPlatform(t, { clientId: 'client-a' })
   const second = await startPlatform(t, { clientId: 'client-b' })
-  const app = await toolFor(t, [first, second], {})
+  const app = await toolFor(t, [first, second], {}, [{ username_prefix: 'a-' }, { username_prefix: 'b-' }])
   const tool = baseOf(app)
   for (const platform of [first, second]) {
     platform.authorizeClaims = (nonce) => platform.claims(nonce, { email: `user@${platform.clientId}.example` }, { targetLinkUri: `${tool}/lti13/launch` })
@@ -162,7 +101,7 @@ t.test('two issuers at once: each launch is checked against its own keys and bot
     t.equal(callback.status, 303, `${platform.clientId}: ${await callback.clone().text()}`)
     t.equal(callback.headers.get('location'), `${tool}/lti13/launch`, 'no broker configured: back to the target')
     const hub = await hubLogin(browser, tool, { basic: false })
-    t.equal(hub.userinfo?.name, `user@${platform.clientId}.example`)
+    t.equal(hub.userinfo?.name, `${platform === first ? 'a-' : 'b-'}user@${platform.clientId}.example`)
     t.equal(hub.userinfo?.lti.issuer, platform.issuer)
   }
   // A token of the second platform signed with the first one's key is refused.

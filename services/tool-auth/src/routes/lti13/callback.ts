@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { classifyRoles, LTI_CLAIM, MESSAGE_TYPE, usernameFromClaims, UsernameError } from '@ltilaunch/claims'
+import { LTI_CLAIM, MESSAGE_TYPE } from '@ltilaunch/claims'
 import { html, page } from '@ltilaunch/service-kit'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type, type Static } from 'typebox'
-import { CallbackMethod, CallbackParamMissing, NonceReplayed, NoSession, PlatformError, StateMismatch, StateMissing, StateUnknown, TargetNotAllowed, UsernameMissing } from '../../errors.js'
+import { CallbackMethod, CallbackParamMissing, NonceReplayed, NoSession, PlatformError, StateMismatch, StateMissing, StateUnknown, TargetNotAllowed } from '../../errors.js'
 import { deepLinkingResponse } from '../../lib/deep-linking.js'
+import { assertUsernameOwner, bindUsername, launchIdentity } from '../../lib/identity.js'
 import { buildUserinfo, idempotencyKey, pendingLaunch, type LaunchFacts } from '../../lib/launch.js'
 import { rateLimited } from '../../lib/rate-limit.js'
 import { cookieOptions, targetAllowed } from '../../lib/urls.js'
@@ -51,30 +52,23 @@ const callbackRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       leeway: config.time_leeway,
       maxAge: config.max_age
     })
-    // Single use of the nonce, for as long as a token carrying it could verify.
-    if (!await store.claim(`nonce:${platform.issuer}:${state.nonce}`, config.max_age + 2 * config.time_leeway + 60)) {
-      throw new NonceReplayed()
-    }
-
     const messageType = claims[LTI_CLAIM.messageType]
     const claimedTarget = claims[LTI_CLAIM.targetLinkUri]
     if (typeof claimedTarget === 'string' && claimedTarget !== '' && !targetAllowed(claimedTarget, request, config)) {
       throw new TargetNotAllowed(claimedTarget)
     }
 
-    let username: string
-    try {
-      // JupyterHub lowercases usernames; the broker, the hub and userinfo must agree.
-      username = usernameFromClaims(claims, config.username_key).toLowerCase()
-    } catch (err) {
-      if (err instanceof UsernameError) throw new UsernameMissing(err.message)
-      throw err
-    }
-    const classification = classifyRoles(claims[LTI_CLAIM.roles], {
-      ...(config.staffRoles ? { staffRoles: config.staffRoles } : {}),
-      ...(config.adminRoles ? { adminRoles: config.adminRoles } : {})
-    })
-    const facts: LaunchFacts = { issuer: platform.issuer, clientId: state.clientId, username, classification }
+    const identity = launchIdentity(claims, platform, config)
+    // One round trip: the nonce's single use, for as long as a token carrying
+    // it could verify, and the username's binding to this (issuer, sub).
+    const [nonceFresh, boundOwner] = await store.batch([
+      { op: 'putNew', key: `nonce:${platform.issuer}:${state.nonce}`, value: 1, ttlSeconds: config.max_age + 2 * config.time_leeway + 60 },
+      bindUsername(identity)
+    ])
+    if (nonceFresh !== true) throw new NonceReplayed()
+    assertUsernameOwner(identity, boundOwner)
+    const { username, classification } = identity
+    const facts: LaunchFacts = { issuer: platform.issuer, clientId: state.clientId, username, classification, namespace: platform.namespace }
 
     if (messageType === MESSAGE_TYPE.deepLinking) {
       request.log.info({ issuer: platform.issuer, username }, 'deep linking request accepted')
