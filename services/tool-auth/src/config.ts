@@ -30,7 +30,7 @@ export const ToolAuthConfigSchema = Type.Object({
   tool_description: Type.String({ default: 'Launch your own JupyterHub notebook server from your course', description: 'description in /lti13/config' }),
 
   STAFF_ROLES: Type.Optional(Type.String({ description: 'comma list of roles that make a user staff (default: @ltilaunch/claims DEFAULT_STAFF_ROLES)' })),
-  ADMIN_ROLES: Type.Optional(Type.String({ description: 'comma list of roles that make a user a hub admin (default: system and institution Administrator)' })),
+  ADMIN_ROLES: Type.Optional(Type.String({ description: 'comma list of roles that make a user a hub admin (default: none; no LTI role makes an admin unless listed)' })),
   ALLOWED_HOSTS: Type.Optional(Type.String({ description: 'comma list of hosts (host or host:port) that target_link_uri and next may point to; default the PUBLIC_URL host' })),
   JWKS_MAX_AGE: Type.Integer({ minimum: 1, default: 600, description: "seconds before a platform's cached JWKS is refetched (a failed refetch keeps the cached keys)" }),
   JWKS_COOLDOWN: Type.Integer({ minimum: 0, default: 30, description: 'seconds after a JWKS fetch during which an unknown kid does not refetch' }),
