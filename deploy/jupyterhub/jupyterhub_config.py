@@ -67,6 +67,8 @@ c.GenericOAuthenticator.allow_all = True
 # Hub groups follow userinfo's `groups` (staff/learner, course groups).
 c.GenericOAuthenticator.manage_groups = True
 c.GenericOAuthenticator.auth_state_groups_key = "oauth_user.groups"
+# The `admin` group holds only launches whose roles tool-auth's ADMIN_ROLES
+# lists (none by default).
 c.GenericOAuthenticator.admin_groups = set(setting_list("HUB_ADMIN_GROUPS", "admin"))
 # Keep userinfo (with the LTI claims, under oauth_user.lti) for spawners and
 # re-read it before each spawn. Needs JUPYTERHUB_CRYPT_KEY (32 bytes, hex).

@@ -20,7 +20,9 @@ const hub = await startJupyterHub(t, {
   config: genericOAuthHubConfig(plan),
   env: { JUPYTERHUB_CRYPT_KEY: cryptKey() }
 })
-const stack = await startStack(t, plan, { hub })
+// The hub admin flag comes only from roles an operator lists: alan is admin
+// because this deployment names system Administrator as an admin role.
+const stack = await startStack(t, plan, { hub, env: { toolAuth: { ADMIN_ROLES: 'http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator' } } })
 t.comment(`hub and stack ready in ${Date.now() - started} ms (hub ${hub.proc.startMs} ms)`)
 
 interface Case {

@@ -199,11 +199,14 @@ export function normalizeRoles (roles: unknown): string[] {
 }
 
 /**
- * The roles that make a user staff by default: system Administrator,
- * institution Administrator and Instructor, and the context roles
- * Instructor, ContentDeveloper and Administrator. Sub-roles follow their
- * principal role, so a TeachingAssistant (`membership/Instructor#...`) is
- * staff too.
+ * The roles that make a user staff by default: the context roles
+ * Instructor, ContentDeveloper and Administrator (with their sub-roles, so a
+ * TeachingAssistant, `membership/Instructor#TeachingAssistant`, is staff),
+ * and, for launches that carry no context role at all, system Administrator
+ * and institution Administrator and Instructor. Mentor is not here: in LIS a
+ * Mentor is an advisor, tutor, reviewer or parent (Canvas sends it for
+ * observers), and staff may carry more power in the hub than such a person
+ * needs; an operator who wants mentors as staff lists Mentor.
  */
 export const DEFAULT_STAFF_ROLES: readonly string[] = Object.freeze([
   ROLES.system.Administrator,
@@ -214,18 +217,30 @@ export const DEFAULT_STAFF_ROLES: readonly string[] = Object.freeze([
   ROLES.membership.Administrator
 ])
 
-/** The roles that make a user a hub admin by default: system and institution Administrator. */
-export const DEFAULT_ADMIN_ROLES: readonly string[] = Object.freeze([
-  ROLES.system.Administrator,
-  ROLES.institution.Administrator
-])
+/**
+ * The roles that make a user a hub admin by default: none. A hub admin can
+ * reach every user's server, so that power comes only from roles an
+ * operator lists (`adminRoles`), never from what an LMS happens to send:
+ * every Moodle site admin, Canvas account admin and many Brightspace and
+ * Blackboard staff carry administrator roles in every launch.
+ */
+export const DEFAULT_ADMIN_ROLES: readonly string[] = Object.freeze([])
 
 export type LaunchRole = 'staff' | 'learner'
 
 export interface ClassifyRolesOptions {
-  /** Roles that make a user staff; short names and URNs are normalized, a string is a comma list. Replaces the default. */
+  /**
+   * Roles that make a user staff; short names and URNs are normalized, a
+   * string is a comma list. Replaces the default. Context-first applies: an
+   * institution or system role listed here counts only in a launch that
+   * carries no context role.
+   */
   staffRoles?: Iterable<string>
-  /** Roles that make a user a hub admin; normalized like `staffRoles`. Replaces the default. */
+  /**
+   * Roles that make a user a hub admin, normalized like `staffRoles`.
+   * Replaces the default, which is empty. Matched against every role of the
+   * launch, context or not (see {@link classifyRoles}).
+   */
   adminRoles?: Iterable<string>
 }
 
@@ -257,25 +272,68 @@ function matches (role: string, set: Set<string>): boolean {
 }
 
 /**
+ * Whether a normalized role speaks about the user's membership in this
+ * context: anything in the LIS membership vocabulary, known or not
+ * (`membership#X`, `membership/X#Y`), an LTI 1.1 context URN that
+ * normalization did not recognise (`urn:lti:role:ims/lis/X`), and a bare
+ * word that is no known name (`Student`): LTI 1.3 Core allows bare names
+ * only for context roles, so a bare word claims to be one.
+ */
+export function isContextRole (role: string): boolean {
+  if (role.startsWith(ROLE_PREFIX.membership) || role.startsWith(ROLE_PREFIX.subRole)) return true
+  if (role.toLowerCase().startsWith(URN_CONTEXT)) return true
+  return !role.includes(':')
+}
+
+/**
  * Decides whether the launching user is staff or a learner, and whether
- * they are a hub admin.
+ * they are a hub admin. Authority comes from the narrowest claim.
  *
- * By default, staff are system Administrators, institution Administrators
- * and Instructors, and the context (course) roles Instructor,
- * ContentDeveloper and Administrator with all their sub-roles (so a
- * TeachingAssistant, a sub-role of Instructor, is staff). Admins are system
- * and institution Administrators only. Everyone else — Learner, Mentor,
- * Member, Manager, TestUser, unknown roles, no roles at all — is a learner.
+ * **Staff or learner, context first.** When the launch carries any context
+ * role, only the context roles decide: a Canvas learner of this course who
+ * teaches elsewhere (`institution/person#Instructor` beside
+ * `membership#Learner`) is a learner here, and a Moodle site admin is
+ * whatever Moodle says they are in this course. Institution and system
+ * roles count only when the launch has no context role at all: an admin
+ * launching from account navigation, or a host site (Open edX, our own
+ * `services/platform` API) that sends institution roles only.
  *
- * A sub-role `membership/X#Y` matches when `membership#X` is in the set. An
- * admin is always staff. Options replace the default sets and accept any
- * spelling {@link normalizeRole} knows.
+ * An unknown context role (a vendor name in the membership vocabulary, an
+ * unknown LTI 1.1 context URN, a bare word such as `Student`) still counts
+ * as a context role, and is not staff: the platform did say something about
+ * this course, and letting a broader institution role override what we
+ * cannot read would give more than the launch says. URIs outside the LIS
+ * vocabularies (a vendor's own namespace) and the empty string say nothing
+ * about this course and are not context roles.
+ *
+ * By default staff are the context roles Instructor, ContentDeveloper and
+ * Administrator with all their sub-roles (a sub-role `membership/X#Y`
+ * matches `membership#X`), and, without context roles, system
+ * Administrator and institution Administrator and Instructor. Everyone else
+ * — Learner, Mentor (Canvas observers, advisors, tutors), Member, Manager,
+ * TestUser (Canvas Student View), unknown roles, `[""]`, no roles at all —
+ * is a learner.
+ *
+ * **Admin only where an operator wrote it down.** `isAdmin` is true only
+ * when a role of the launch is in `adminRoles`, which is empty by default.
+ * The admin list is matched against every role, context or not: hub admin
+ * is a power over the whole hub, not over this course, so the roles an
+ * operator names for it are typically system or institution roles, and an
+ * operator who lists `system/person#Administrator` means exactly the people
+ * the LMS calls that, in whatever course they launch from. An admin is
+ * always staff (admin is the greater power; a learner badge would only
+ * hide it).
+ *
+ * Options replace the default sets and accept any spelling
+ * {@link normalizeRole} knows.
  */
 export function classifyRoles (roles: unknown, options: ClassifyRolesOptions = {}): RoleClassification {
   const normalized = normalizeRoles(roles)
   const staff = options.staffRoles === undefined ? new Set(DEFAULT_STAFF_ROLES) : roleSet(options.staffRoles)
   const admin = options.adminRoles === undefined ? new Set(DEFAULT_ADMIN_ROLES) : roleSet(options.adminRoles)
+  const contextRoles = normalized.filter(isContextRole)
+  const deciding = contextRoles.length > 0 ? contextRoles : normalized
   const isAdmin = normalized.some((role) => matches(role, admin))
-  const isStaff = isAdmin || normalized.some((role) => matches(role, staff))
+  const isStaff = isAdmin || deciding.some((role) => matches(role, staff))
   return { role: isStaff ? 'staff' : 'learner', isStaff, isAdmin, roles: normalized }
 }

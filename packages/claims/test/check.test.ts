@@ -1,6 +1,6 @@
 import t from 'tap'
 import { checkAudience, checkLaunchClaims, LTI_CLAIM, MESSAGE_TYPE } from '../src/index.js'
-import { ALL_FIXTURES, canvasInstructor, deepLinkingRequest, omit, sakaiStudent } from './fixtures/index.js'
+import { ALL_FIXTURES, canvasInstructor, deepLinkingRequest, omit, ROLE_FIXTURES, sakaiStudent } from './fixtures/index.js'
 
 const launch = canvasInstructor.payload
 const deepLink = deepLinkingRequest.payload
@@ -14,6 +14,12 @@ t.test('every fixture is a valid launch', async (t) => {
     const result = checkLaunchClaims(fixture.payload)
     t.same(result, { ok: true, problems: [] }, fixture.name)
   }
+})
+
+t.test('a role fixture that is no valid launch gives the problems it states', async (t) => {
+  const invalid = ROLE_FIXTURES.filter((fixture) => fixture.expect.problems !== undefined)
+  t.ok(invalid.length > 0)
+  for (const fixture of invalid) t.same(codes(fixture.payload), fixture.expect.problems, fixture.name)
 })
 
 t.test('LTI_VERSION_INVALID: the version must be 1.3.0', async (t) => {

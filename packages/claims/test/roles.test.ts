@@ -3,11 +3,12 @@ import {
   classifyRoles,
   DEFAULT_ADMIN_ROLES,
   DEFAULT_STAFF_ROLES,
+  isContextRole,
   normalizeRole,
   normalizeRoles,
   ROLES
 } from '../src/index.js'
-import { ALL_FIXTURES } from './fixtures/index.js'
+import { REAL_LMS_FIXTURES, ROLE_FIXTURES, ROLES_CLAIM } from './fixtures/index.js'
 
 const M = 'http://purl.imsglobal.org/vocab/lis/v2/membership#'
 const SUB = 'http://purl.imsglobal.org/vocab/lis/v2/membership/'
@@ -97,36 +98,78 @@ t.test('classifyRoles with the default sets', async (t) => {
   t.ok(staff([`${M}ContentDeveloper`]), 'ContentDeveloper is staff')
   t.ok(staff([`${SUB}ContentDeveloper#Librarian`]), 'ContentDeveloper sub-roles are staff')
   t.ok(staff([`${M}Administrator`]), 'course Administrator is staff')
-  t.ok(staff([`${INST}Instructor`]), 'institution Instructor is staff')
+  t.ok(staff([`${INST}Instructor`]), 'institution Instructor is staff when there is no context role')
+  t.ok(staff([`${SYS}Administrator`]), 'system Administrator is staff when there is no context role')
   t.ok(staff(['urn:lti:role:ims/lis/Instructor']), 'LTI 1.1 Instructor URN is staff')
 
   t.notOk(staff([`${M}Learner`]), 'Learner is a learner')
   t.notOk(staff([`${M}Mentor`]), 'Mentor is a learner')
+  t.notOk(staff([`${SUB}Mentor#Tutor`]), 'Mentor sub-roles (Tutor, Advisor, Reviewer) are learners')
+  t.notOk(staff([`${INST}Mentor`]), 'institution Mentor is a learner')
   t.notOk(staff([`${M}Member`]), 'Member is a learner')
+  t.notOk(staff([`${M}Manager`]), 'Manager is a learner')
   t.notOk(staff([ROLES.system.TestUser]), 'TestUser is a learner')
   t.notOk(staff([`${SUB}Learner#Instructor`]), 'Learner#Instructor follows its principal, Learner')
   t.notOk(staff([`${INST}Faculty`]), 'institution Faculty is not in the default staff set')
   t.notOk(staff([]), 'no roles is a learner')
+  t.notOk(staff(['']), '[""] is a learner')
   t.notOk(staff(undefined), 'a missing claim is a learner')
 
-  t.ok(admin([`${SYS}Administrator`]), 'system Administrator is admin')
-  t.ok(admin([`${INST}Administrator`]), 'institution Administrator is admin')
-  t.ok(admin(['urn:lti:sysrole:ims/lis/Administrator']), 'LTI 1.1 system Administrator is admin')
-  t.notOk(admin([`${M}Administrator`]), 'a course Administrator is not a hub admin')
-  t.notOk(admin([`${M}Instructor`]), 'an Instructor is not a hub admin')
-  t.notOk(admin([`${SYS}SysAdmin`]), 'SysAdmin is not in the default admin set')
+  t.notOk(admin([`${SYS}Administrator`]), 'system Administrator is not a hub admin by default')
+  t.notOk(admin([`${INST}Administrator`]), 'institution Administrator is not a hub admin by default')
+  t.notOk(admin([`${M}Administrator`, `${INST}Administrator`, `${SYS}Administrator`, `${SYS}SysAdmin`]), 'no role is a hub admin by default')
 
-  const result = classifyRoles(['Learner', `${SYS}Administrator`])
-  t.same(result, { role: 'staff', isStaff: true, isAdmin: true, roles: [`${M}Learner`, `${SYS}Administrator`] })
+  t.same(classifyRoles(['Learner', `${SYS}Administrator`]), { role: 'learner', isStaff: false, isAdmin: false, roles: [`${M}Learner`, `${SYS}Administrator`] })
   t.same(classifyRoles('Learner'), { role: 'learner', isStaff: false, isAdmin: false, roles: [`${M}Learner`] })
+})
+
+t.test('context roles decide; institution and system roles count only without one', async (t) => {
+  const role = (roles: unknown, options?: Parameters<typeof classifyRoles>[1]): string => classifyRoles(roles, options).role
+
+  t.equal(role([`${INST}Instructor`, `${M}Learner`]), 'learner', 'issue 12: institution Instructor + context Learner is a learner')
+  t.equal(role([`${INST}Administrator`, `${SYS}Administrator`, `${M}Learner`]), 'learner', 'administrator roles do not override a context Learner')
+  t.equal(role([`${INST}Instructor`, 'Learner']), 'learner', 'a short context name is a context role')
+  t.equal(role([`${INST}Instructor`, 'urn:lti:role:ims/lis/Learner']), 'learner', 'an LTI 1.1 context URN is a context role')
+  t.equal(role([`${INST}Instructor`, `${SUB}Learner#GuestLearner`]), 'learner', 'a sub-role without its principal is a context role')
+  t.equal(role([`${INST}Instructor`, `${M}Mentor`]), 'learner', 'Mentor in the course, Instructor elsewhere: learner')
+  t.equal(role([`${INST}Student`, `${M}Instructor`]), 'staff', 'context Instructor wins over institution Student')
+  t.equal(role([`${INST}Student`, `${SUB}Instructor#TeachingAssistant`]), 'staff', 'a TA sub-role alone counts as Instructor')
+  t.equal(role([`${M}Instructor`, `${M}Learner`]), 'staff', 'any staff context role makes staff')
+
+  t.equal(role([`${INST}Instructor`, `${SYS}User`]), 'staff', 'no context role: institution Instructor is staff (the seed rule)')
+  t.equal(role([`${SYS}Administrator`]), 'staff', 'no context role: system Administrator is staff (the seed rule)')
+  t.equal(role([`${INST}Administrator`, ROLES.system.TestUser]), 'staff', 'system and LTI system roles are not context roles')
+  t.equal(role([`${INST}Instructor`, 'https://example.com/roles#TeachingFellow']), 'staff', 'a vendor URI outside LIS is not a context role')
+  t.equal(role([`${INST}Instructor`, '']), 'staff', 'an empty entry is no context role')
+  t.equal(role(['http://purl.imsglobal.org/vocab/lis/v2/person#Administrator']), 'staff', 'the deprecated person# spelling is a system role')
+
+  t.equal(role([`${INST}Instructor`, `${M}Wizard`]), 'learner', 'an unknown membership role is a context role, and not staff')
+  t.equal(role([`${INST}Instructor`, `${SUB}Wizard#Apprentice`]), 'learner', 'an unknown membership sub-role too')
+  t.equal(role([`${INST}Instructor`, 'urn:lti:role:ims/lis/Wizard']), 'learner', 'an unknown LTI 1.1 context URN too')
+  t.equal(role([`${INST}Instructor`, 'Student']), 'learner', 'a bare word that is no known name claims to be a context role')
+  t.equal(role([`${SUB}Instructor#Wizard`]), 'staff', 'an unknown sub-role of Instructor follows its principal')
+
+  const faculty = { staffRoles: [`${INST}Faculty`, 'Instructor'] }
+  t.equal(role([`${INST}Faculty`], faculty), 'staff', 'a custom institution staff role counts without a context role')
+  t.equal(role([`${INST}Faculty`, `${M}Learner`], faculty), 'learner', 'context-first holds for custom staff sets')
+})
+
+t.test('isContextRole', async (t) => {
+  for (const role of [`${M}Learner`, `${M}Wizard`, `${SUB}Instructor#TeachingAssistant`, `${SUB}Wizard#X`, 'urn:lti:role:ims/lis/Wizard', 'Student', 'Dean of Students']) {
+    t.ok(isContextRole(role), role)
+  }
+  for (const role of [`${INST}Instructor`, `${SYS}Administrator`, ROLES.system.TestUser, 'https://example.com/roles#TA', 'urn:lti:instrole:ims/lis/Wizard', 'urn:lti:sysrole:ims/lis/Wizard']) {
+    t.notOk(isContextRole(role), role)
+  }
 })
 
 t.test('the default sets are the documented ones', async (t) => {
   t.same([...DEFAULT_STAFF_ROLES].sort(), [
     `${INST}Administrator`, `${INST}Instructor`, `${M}Administrator`, `${M}ContentDeveloper`, `${M}Instructor`, `${SYS}Administrator`
   ].sort())
-  t.same([...DEFAULT_ADMIN_ROLES].sort(), [`${INST}Administrator`, `${SYS}Administrator`].sort())
+  t.same(DEFAULT_ADMIN_ROLES, [], 'no role makes a hub admin unless an operator lists it')
   t.ok(Object.isFrozen(DEFAULT_STAFF_ROLES))
+  t.ok(Object.isFrozen(DEFAULT_ADMIN_ROLES))
 })
 
 t.test('classifyRoles with custom sets', async (t) => {
@@ -134,9 +177,9 @@ t.test('classifyRoles with custom sets', async (t) => {
   t.equal(classifyRoles([`${M}Mentor`], options).role, 'staff', 'a short name in the options matches the full URI')
   t.equal(classifyRoles([`${SUB}Mentor#Tutor`], options).role, 'staff', 'sub-roles of a custom staff role are staff')
   t.equal(classifyRoles([`${M}ContentDeveloper`], options).role, 'learner', 'options replace the default set')
-  t.equal(classifyRoles([`${SYS}Administrator`], options).isAdmin, false, 'admin options replace the default set')
+  t.equal(classifyRoles([`${SYS}Administrator`], options).isAdmin, false, 'only the listed admin roles make admins')
   const sysadmin = classifyRoles([`${SYS}SysAdmin`, `${M}Learner`], options)
-  t.equal(sysadmin.isAdmin, true, 'the custom admin role matches')
+  t.equal(sysadmin.isAdmin, true, 'the listed admin role matches, beside a context Learner')
   t.equal(sysadmin.role, 'staff', 'an admin is always staff')
   t.equal(classifyRoles(['Instructor'], { staffRoles: new Set<string>() }).role, 'learner', 'an empty staff set makes everyone a learner')
   t.equal(classifyRoles(['Mentor'], { staffRoles: 'Instructor, Mentor' }).role, 'staff', 'a string option is a comma list, not characters')
@@ -145,11 +188,35 @@ t.test('classifyRoles with custom sets', async (t) => {
   t.equal(classifyRoles(['Instructor'], { staffRoles: [`${SUB}Instructor#TeachingAssistant`] }).role, 'learner', 'naming a sub-role does not make the principal staff')
 })
 
-t.test('every fixture is classified as expected', async (t) => {
-  for (const fixture of ALL_FIXTURES) {
-    const result = classifyRoles(fixture.payload['https://purl.imsglobal.org/spec/lti/claim/roles'])
+t.test('admin only from roles an operator lists, matched against every role', async (t) => {
+  const listed = { adminRoles: 'http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator' }
+  t.equal(classifyRoles([`${SYS}Administrator`, `${M}Instructor`], listed).isAdmin, true, 'a listed system role counts beside a context role')
+  t.equal(classifyRoles(['urn:lti:sysrole:ims/lis/Administrator', 'Learner'], listed).isAdmin, true, 'in any spelling')
+  t.equal(classifyRoles([`${INST}Administrator`, `${M}Instructor`], listed).isAdmin, false, 'an unlisted administrator role does not')
+  t.equal(classifyRoles([`${M}Administrator`], listed).isAdmin, false, 'a course Administrator is not a system Administrator')
+  t.equal(classifyRoles([`${M}Administrator`], { adminRoles: ['Administrator'] }).isAdmin, true, 'a context role can be listed (short name)')
+  t.equal(classifyRoles([`${SUB}Administrator#Support`], { adminRoles: ['Administrator'] }).isAdmin, true, 'and its sub-roles follow it')
+  t.equal(classifyRoles([`${SYS}Administrator`], { adminRoles: [] }).isAdmin, false, 'an empty list makes no admin')
+  t.equal(classifyRoles([`${SYS}Administrator`], { adminRoles: '' }).isAdmin, false, 'an empty string makes no admin')
+})
+
+t.test('the 24 real LMS launch shapes, and the odd ones, classify as their fixtures say', async (t) => {
+  t.equal(REAL_LMS_FIXTURES.length, 24, '24 real shapes')
+  t.equal(new Set(ROLE_FIXTURES.map((fixture) => fixture.name)).size, ROLE_FIXTURES.length, 'every fixture has its own name')
+  const listed = { adminRoles: [ROLES.system.Administrator] }
+  for (const fixture of ROLE_FIXTURES) {
+    const roles = fixture.payload[ROLES_CLAIM]
+    const result = classifyRoles(roles)
     t.equal(result.role, fixture.expect.role, `${fixture.name}: role`)
-    t.equal(result.isAdmin, fixture.expect.isAdmin, `${fixture.name}: admin`)
-    t.ok(result.roles.length > 0, `${fixture.name}: roles kept`)
+    t.equal(result.isStaff, fixture.expect.isStaff, `${fixture.name}: isStaff`)
+    t.equal(result.isAdmin, fixture.expect.isAdmin, `${fixture.name}: isAdmin by default`)
+    t.equal(classifyRoles(roles, listed).isAdmin, fixture.expect.isAdminWhenSystemAdministratorListed, `${fixture.name}: isAdmin with system Administrator listed`)
+    t.same(result.roles, normalizeRoles(roles), `${fixture.name}: the normalized roles are returned`)
   }
+  t.equal(REAL_LMS_FIXTURES.filter((fixture) => classifyRoles(fixture.payload[ROLES_CLAIM]).isAdmin).length, 0, 'no real shape is a hub admin by default')
+  t.same(
+    REAL_LMS_FIXTURES.filter((fixture) => classifyRoles(fixture.payload[ROLES_CLAIM], listed).isAdmin).map((fixture) => fixture.name).sort(),
+    ['Blackboard system administrator', 'Brightspace org admin from the org homepage', 'Moodle site admin enrolled as a student', 'Open edX course staff'],
+    'listing system Administrator makes admins of exactly the shapes that carry it'
+  )
 })

@@ -268,3 +268,26 @@ t.test('the authorization server metadata names the endpoints', async (t) => {
   const res = await app.inject('/.well-known/oauth-authorization-server')
   t.match(res.json(), { token_endpoint: 'https://tool.test/oauth2/token', code_challenge_methods_supported: ['S256'] })
 })
+
+t.test('userinfo: hub admin only from ADMIN_ROLES, and the course role decides staff or learner', async (t) => {
+  const INST = 'http://purl.imsglobal.org/vocab/lis/v2/institution/person#'
+  const SYS_ADMIN = 'http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator'
+  const MOODLE_SITE_ADMIN = [`${INST}Administrator`, 'http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor', SYS_ADMIN]
+  const platform = await startPlatform(t)
+  const infoAfter = async (app: App, roles: string[]) => {
+    const { session } = await launch(app, platform, { lti: { roles } })
+    if (session === undefined) throw new Error('no session')
+    const reply = await token(app, { grant_type: 'authorization_code', code: await codeFor(app, session), redirect_uri: CALLBACK })
+    const info = (await userinfo(app, reply.json().access_token)).json()
+    return { groups: info.groups, admin: info.admin }
+  }
+
+  const plain = await build(t, { env: platform.env, store: 'memory' })
+  t.same(await infoAfter(plain, MOODLE_SITE_ADMIN), { groups: ['staff', 'course:course-42'], admin: false }, 'administrator roles make no hub admin by default')
+  t.same(await infoAfter(plain, [`${INST}Instructor`, 'http://purl.imsglobal.org/vocab/lis/v2/membership#Learner']), { groups: ['learner', 'course:course-42'], admin: false },
+    'a learner of this course who teaches elsewhere is a learner')
+
+  const listed = await build(t, { env: { ...platform.env, ADMIN_ROLES: SYS_ADMIN }, store: 'memory' })
+  t.same(await infoAfter(listed, MOODLE_SITE_ADMIN), { groups: ['staff', 'admin', 'course:course-42'], admin: true }, 'a listed role makes a hub admin')
+  t.same(await infoAfter(listed, [`${INST}Administrator`, 'http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor']), { groups: ['staff', 'course:course-42'], admin: false }, 'an unlisted administrator role does not')
+})
