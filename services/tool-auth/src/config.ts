@@ -222,16 +222,21 @@ function describeNamespace (namespace: NameSpace): string {
   return namespace.prefix === '' && namespace.suffix === '' ? 'no namespace' : `username_prefix "${namespace.prefix}", username_suffix "${namespace.suffix}"`
 }
 
+const isPlain = (platform: Platform): boolean => platform.namespace.prefix === '' && platform.namespace.suffix === ''
+
 /**
  * Two platforms whose namespaces can produce the same username would hand
  * one hub account to two people: refused at start, naming both. One
- * platform alone keeps plain names.
+ * platform may stay plain beside namespaced ones (an upgrade keeps its
+ * users' names); a plain name that happens to begin with another
+ * platform's prefix is then refused at launch by the username's binding,
+ * never shared.
  */
 function checkNamespaces (platforms: Platform[], problems: string[]): void {
   for (let i = 0; i < platforms.length; i++) {
     for (let j = i + 1; j < platforms.length; j++) {
       const [a, b] = [platforms[i] as Platform, platforms[j] as Platform]
-      if (!namespacesOverlap(a.namespace, b.namespace)) continue
+      if (isPlain(a) !== isPlain(b) || !namespacesOverlap(a.namespace, b.namespace)) continue
       problems.push(
         `platforms ${a.issuer} (${describeNamespace(a.namespace)}) and ${b.issuer} (${describeNamespace(b.namespace)}) ` +
         'can produce the same usernames, so one person of each could share a hub account: give each its own ' +

@@ -172,6 +172,8 @@ t.test('two platforms that could produce the same usernames stop the start, nami
   t.throws(() => readConfig({ PLATFORMS_FILE: write('plain.json', [{}, {}]) }), /platforms https:\/\/lms0\.example \(no namespace\) and https:\/\/lms1\.example \(no namespace\) can produce the same usernames/)
   t.throws(() => readConfig({ PLATFORMS_FILE: write('nested.json', [{ username_prefix: 'a-' }, { username_prefix: 'a-b-' }]) }), /lms0\.example .*lms1\.example/, 'one prefix beginning the other')
   t.throws(() => readConfig({ ...platformEnv, PLATFORMS_FILE: write('one.json', [{}]) }), /lms0\.example .*lms\.example/, 'the issuer/client_id platform counts too')
+  t.throws(() => readConfig({ PLATFORMS_FILE: write('mixed.json', [{ username_prefix: 'a-' }, { username_suffix: '@b' }]) }), /lms0\.example .*lms1\.example/, 'a prefix and a suffix can meet ("a-x@b")')
+  t.doesNotThrow(() => readConfig({ PLATFORMS_FILE: write('legacy.json', [{}, { username_prefix: 'canvas-' }, { username_prefix: 'moodle-' }]) }), 'one plain platform beside namespaced ones (an upgrade keeps its names)')
   t.doesNotThrow(() => readConfig({ PLATFORMS_FILE: write('apart.json', [{ username_prefix: 'canvas-' }, { username_prefix: 'moodle-' }]) }))
   t.doesNotThrow(() => readConfig({ PLATFORMS_FILE: write('ends.json', [{ username_suffix: '@canvas' }, { username_suffix: '@moodle' }]) }))
   t.doesNotThrow(() => readConfig({ PLATFORMS_FILE: write('single.json', [{}]) }), 'one platform alone keeps plain names')
