@@ -17,7 +17,7 @@ export const REDIS_NEEDED_PER_LAUNCH: RedisStep[] = [
   { step: 'platform one-time URL', commands: 3, roundTrips: 2, why: 'GETDEL the URL; then SET EX the launch session + SET EX the message hint' },
   { step: 'tool-auth login', commands: 1, roundTrips: 1, why: 'SET EX state -> {nonce, iss, client_id, target}' },
   { step: 'platform authorize', commands: 3, roundTrips: 2, why: 'GET session + GETDEL hint; then SET NX EX the nonce' },
-  { step: 'tool-auth callback', commands: 4, roundTrips: 3, why: 'GETDEL state; (verify) SET NX EX nonce; (broker) SET EX session + SET EX latest launch' },
+  { step: 'tool-auth callback', commands: 5, roundTrips: 3, why: 'GETDEL state; (verify) SET NX EX nonce + EVALSHA bind the username to (issuer, sub); (broker) SET EX session + SET EX latest launch' },
   { step: 'broker intake', commands: 4, roundTrips: 3, why: 'SET NX idempotency key + SET NX record; XADD (queue connection); then SET queued marker' },
   { step: 'broker worker (dry run)', commands: 10, roundTrips: 6, why: 'XREADGROUP; SET NX PX lease; GET record; SET spawning; SET ready; XACK + XDEL + EVAL release (GET, DEL)' },
   { step: 'broker progress', commands: 2, roundTrips: 2, why: 'GET the record for the page, and per poll of its event stream' },
