@@ -23,7 +23,7 @@ export const ToolAuthConfigSchema = Type.Object({
 
   // ltiauthenticator's options.
   username_key: Type.String({ default: 'email', description: 'claim that gives the username (custom_ prefix reads the custom claim; sub is the fallback)' }),
-  time_leeway: Type.Integer({ minimum: 0, maximum: 3600, default: 0, description: 'seconds of clock difference allowed on exp, iat, nbf and max_age' }),
+  time_leeway: Type.Integer({ minimum: 0, maximum: 3600, default: 10, description: 'seconds of clock difference allowed on exp, iat, nbf and max_age (default 10: an LMS clock a few seconds ahead must not fail launches)' }),
   max_age: Type.Integer({ minimum: 1, maximum: 86400, default: 600, description: 'oldest id_token (by iat) accepted, in seconds' }),
   uri_scheme: Type.Union([Type.Literal('auto'), Type.Literal('http'), Type.Literal('https')], { default: 'auto', description: 'scheme of the URLs this tool derives from requests: auto, http or https' }),
   tool_name: Type.String({ default: 'JupyterHub', description: 'title in /lti13/config' }),
