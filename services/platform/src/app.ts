@@ -1,6 +1,6 @@
 import formbody from '@fastify/formbody'
 import rateLimit from '@fastify/rate-limit'
-import { serviceKit, type Store } from '@ltilaunch/service-kit'
+import { RedisStore, serviceKit, type Store } from '@ltilaunch/service-kit'
 import type { FastifyPluginAsync } from 'fastify'
 import type { PlatformConfig } from './config.js'
 import keysPlugin from './plugins/keys.js'
@@ -35,8 +35,15 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
     ...(options.store ? { store: options.store } : {})
   })
   await fastify.register(formbody)
-  // Per-process limits on the routes that ask for one (sign-in); a shared limit needs no state here.
-  await fastify.register(rateLimit, { global: false })
+  // Limits on the routes that ask for one (sign-in). The counters live in the
+  // store's Redis, so every replica counts the same attempts; a Redis error
+  // lets the request through to the store, which answers 503.
+  const store = fastify.store
+  await fastify.register(rateLimit, {
+    global: false,
+    skipOnError: true,
+    ...(store instanceof RedisStore ? { redis: store.redis, nameSpace: `${store.prefix}rate:` } : {})
+  })
 
   await fastify.register(keysPlugin)
   await fastify.register(registryPlugin)

@@ -3,7 +3,7 @@ import { Type, type Static } from 'typebox'
 import { parseApiKeyHashes } from './lib/api-keys.js'
 import { parseKeyList, parsePrivateKey, type PublicKeyEntry, type SigningKey } from './lib/keys.js'
 import { parseRegistrations, type Registration } from './lib/registrations.js'
-import { parseDirectory, type Directory } from './lib/users.js'
+import { directoryUsernameProblems, parseDirectory, type Directory } from './lib/users.js'
 
 const Seconds = (fallback: number, description: string) =>
   Type.Integer({ minimum: 10, maximum: 86400, default: fallback, description })
@@ -74,6 +74,7 @@ export function readConfig (env: NodeJS.ProcessEnv = process.env): PlatformConfi
   const issuer = trimSlash(values.PLATFORM_ISSUER ?? publicUrl)
   const tools = collect('PLATFORM_TOOLS', () => parseRegistrations(values.PLATFORM_TOOLS), [])
   const directory = collect('PLATFORM_USERS', () => parseDirectory(values.PLATFORM_USERS), { users: [], courses: [] })
+  for (const problem of directoryUsernameProblems(directory, values.PLATFORM_SUBJECT)) problems.push(`PLATFORM_USERS: ${problem}`)
   const apiKeyHashes = collect('PLATFORM_API_KEYS', () => parseApiKeyHashes(values.PLATFORM_API_KEYS), [])
   const signingKey = values.PLATFORM_SIGNING_KEY === undefined
     ? undefined

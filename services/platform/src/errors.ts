@@ -11,6 +11,12 @@ export const UnknownCourse = createError<[string]>('PLATFORM_UNKNOWN_COURSE', 'Y
 export const ImageNotOffered = createError<[string, string]>('PLATFORM_IMAGE_NOT_OFFERED', 'The image %s is not one that %s offers.', 422)
 export const UnknownDeployment = createError<[string, string]>('PLATFORM_UNKNOWN_DEPLOYMENT', 'Deployment %s is not registered for tool %s.', 422)
 export const LaunchInvalid = createError<[string]>('PLATFORM_LAUNCH_INVALID', 'This launch cannot be built: %s', 422)
+/* What a launch can carry to the tool (packages/claims limits.ts) and what the hub accepts as a username */
+export const CustomTooLarge = createError<[string]>('PLATFORM_CUSTOM_TOO_LARGE', 'This launch cannot be delivered to the tool: %s.', 422)
+export const LaunchTooLarge = createError<[number, number]>('PLATFORM_LAUNCH_TOO_LARGE',
+  'This launch cannot be delivered to the tool: its claims take %d bytes as JSON, and at most %d fit in an id_token the tool accepts. Send fewer or shorter roles, names or custom parameters.', 422)
+export const HubUsernameRefused = createError<[string]>('PLATFORM_USERNAME_REFUSED',
+  'This user cannot be launched, because JupyterHub would refuse a username the launch can become (%s). Correct the user\'s identifiers at the host site.', 422)
 
 /* The authorization endpoint: failures that must not be redirected */
 export const AuthUnknownClient = createError('PLATFORM_AUTH_UNKNOWN_CLIENT', 'The tool asked to sign you in with a client_id that this platform does not know.', 400)

@@ -67,3 +67,23 @@ t.test('two replicas serve one API launch: URL from A, redeemed on B, authorized
   t.ok(formOf((await authorizeGet(onA, authParams(login))).body).fields.id_token)
   t.equal((await new Browser(a).get(path)).statusCode, 410, 'the URL is spent on A as well')
 })
+
+t.test('sign-in attempts are counted across replicas: the limit is in Redis, not in each process', async (t) => {
+  const { a, b } = await replicas(t)
+  const onA = new Browser(a)
+  const onB = new Browser(b)
+  const form = formOf((await onA.get('/login')).body)
+  across(onA, onB)
+  // 20 a minute per address: 10 wrong guesses on each replica use them all up.
+  for (let i = 0; i < 20; i++) {
+    const browser = i % 2 === 0 ? onA : onB
+    const res = await browser.post('/login', { ...form.fields, username: 'ada', password: `guess-${i}` }, { accept: 'application/json' })
+    t.equal(res.statusCode, 401, `attempt ${i + 1} is checked`)
+  }
+  for (const [name, browser] of [['A', onA], ['B', onB]] as const) {
+    const limited = await browser.post('/login', { ...form.fields, username: 'ada', password: 'ada-test-pw' }, { accept: 'application/json' })
+    t.equal(limited.statusCode, 429, `replica ${name} refuses the 21st attempt`)
+    t.equal(limited.json().code, 'PLATFORM_RATE_LIMITED')
+    t.ok(Number(limited.headers['retry-after']) > 0, 'with Retry-After')
+  }
+})

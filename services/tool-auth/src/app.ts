@@ -42,16 +42,16 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   })
   await fastify.register(cookie)
   await fastify.register(formbody)
-  if (config.RATE_LIMIT_MAX > 0) {
-    // Shared across replicas when the store is Redis; opt-in per route (login, callback, token).
-    const store = fastify.store
-    await fastify.register(rateLimit, {
-      global: false,
-      max: config.RATE_LIMIT_MAX,
-      timeWindow: '1 minute',
-      ...(store instanceof RedisStore ? { redis: store.redis, nameSpace: `${store.prefix}rate:` } : {})
-    })
-  }
+  // Opt-in per route (lib/rate-limit.ts: login and callback per address,
+  // failed client authentications at the token endpoint). Shared across
+  // replicas when the store is Redis; a Redis error lets the request through
+  // to the store, which answers 503.
+  const store = fastify.store
+  await fastify.register(rateLimit, {
+    global: false,
+    skipOnError: true,
+    ...(store instanceof RedisStore ? { redis: store.redis, nameSpace: `${store.prefix}rate:` } : {})
+  })
 
   await fastify.register(platformsPlugin)
   await fastify.register(jwksPlugin)

@@ -26,7 +26,7 @@ export const ToolAuthConfigSchema = Type.Object({
 
   // ltiauthenticator's options.
   username_key: Type.String({ default: 'email', description: 'claim that gives the username (custom_ prefix reads the custom claim; sub is the fallback)' }),
-  time_leeway: Type.Integer({ minimum: 0, maximum: 3600, default: 0, description: 'seconds of clock difference allowed on exp, iat, nbf and max_age' }),
+  time_leeway: Type.Integer({ minimum: 0, maximum: 3600, default: 10, description: 'seconds of clock difference allowed on exp, iat, nbf and max_age (default 10: an LMS clock a few seconds ahead must not fail launches)' }),
   max_age: Type.Integer({ minimum: 1, maximum: 86400, default: 600, description: 'oldest id_token (by iat) accepted, in seconds' }),
   uri_scheme: Type.Union([Type.Literal('auto'), Type.Literal('http'), Type.Literal('https')], { default: 'auto', description: 'scheme of the URLs this tool derives from requests: auto, http or https' }),
   tool_name: Type.String({ default: 'JupyterHub', description: 'title in /lti13/config' }),
@@ -58,7 +58,9 @@ export const ToolAuthConfigSchema = Type.Object({
   TOOL_KEY: Type.Optional(Type.String({ minLength: 1, description: "the tool's private signing key (PKCS#8 PEM); TOOL_KEY_FILE to read it from a file" })),
   TOOL_KEY_DIR: Type.String({ default: '.ltilaunch/tool-auth', description: 'where a development key is generated and kept when TOOL_KEY is unset' }),
 
-  RATE_LIMIT_MAX: Type.Integer({ minimum: 0, default: 120, description: 'requests per minute per client address on login, callback and token (0: off)' })
+  RATE_LIMIT_MAX: Type.Integer({ minimum: 0, default: 3000, description: 'browser requests (login initiation, callback) per client address per RATE_LIMIT_WINDOW (0: off)' }),
+  RATE_LIMIT_WINDOW: Type.Integer({ minimum: 1, maximum: 3600, default: 60, description: 'seconds over which the rate limits count' }),
+  CLIENT_AUTH_FAILURE_MAX: Type.Integer({ minimum: 0, default: 30, description: 'failed client authentications at the token endpoint per client id and address per RATE_LIMIT_WINDOW (0: off)' })
 })
 
 export type ToolAuthEnv = Static<typeof ToolAuthConfigSchema>

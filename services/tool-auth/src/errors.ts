@@ -69,3 +69,9 @@ export const OAuthClientUnknown = createError<[string]>('TOOL_AUTH_OAUTH_CLIENT_
   'The application "%s" is not registered with this sign-in service. Ask the administrator to check the hub\'s client_id.', 400)
 export const RedirectUriMismatch = createError('TOOL_AUTH_REDIRECT_URI_MISMATCH',
   'The application asked to return to an address that is not registered for it. Ask the administrator to check the hub\'s oauth_callback_url.', 400)
+
+// Rate limits (see lib/rate-limit.ts)
+export const RateLimited = createError<[number]>('TOOL_AUTH_RATE_LIMITED',
+  'Too many requests from your network address right now. Wait %s seconds, then launch the tool again from your course.', 429)
+export const ClientAuthRateLimited = createError<[number]>('TOOL_AUTH_RATE_LIMITED',
+  'Too many failed client authentications for this client id from this address. Check the client_secret the hub is configured with, then try again in %s seconds.', 429)

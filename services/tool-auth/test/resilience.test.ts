@@ -6,7 +6,7 @@ import { readConfig } from '../src/config.js'
 import { build, TEST_ENV } from './helper.js'
 import { startPlatform, TARGET } from './support/platform.js'
 
-t.test('login, callback and token are rate limited per client, with a TOOL_AUTH code', async (t) => {
+t.test('login and callback are rate limited per client address, with a TOOL_AUTH code', async (t) => {
   const platform = await startPlatform(t)
   const server = await build(t, { env: { ...platform.env, RATE_LIMIT_MAX: '2' } })
   const url = `/lti13/oauth_login?${new URLSearchParams({ iss: platform.issuer, login_hint: 'h', target_link_uri: TARGET }).toString()}`

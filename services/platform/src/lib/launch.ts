@@ -4,7 +4,11 @@
  * built once, when the launch starts, with packages/claims, so a launch the
  * tool would refuse is refused here first.
  */
-import { buildLaunchClaims, CONTEXT_TYPE, CUSTOM_KEY, type BuildLaunchInput } from '@ltilaunch/claims'
+import {
+  buildLaunchClaims, CONTEXT_TYPE, CUSTOM_KEY, customClaimProblem, hubUsernameProblem, ID_TOKEN_PAYLOAD_MAX_BYTES, jsonBytes,
+  LTI_CLAIM, type BuildLaunchInput
+} from '@ltilaunch/claims'
+import { CustomTooLarge, HubUsernameRefused, LaunchInvalid, LaunchTooLarge } from '../errors.js'
 import type { Registration } from './registrations.js'
 
 /** The person launching, as the platform knows them. */
@@ -108,4 +112,71 @@ export function launchClaims (input: LaunchInput, platform: PlatformIdentity): R
   if (context !== undefined) build.context = { ...context, type: [CONTEXT_TYPE.CourseOffering] }
   if (Object.keys(personal).length > 0) build.user = personal
   return buildLaunchClaims(build)
+}
+
+/**
+ * Room kept in the id_token payload for the claims the authorization
+ * endpoint adds to these (iss, sub, aud, azp, nonce, iat, exp).
+ */
+const AUTHORIZE_CLAIMS_ROOM = 8 * 1024
+
+/** The largest launch claims (UTF-8 bytes of their JSON) that, signed with the rest, the tool's callback accepts. */
+export const LAUNCH_CLAIMS_MAX_BYTES = ID_TOKEN_PAYLOAD_MAX_BYTES - AUTHORIZE_CLAIMS_ROOM
+
+/**
+ * The claims of a launch that can reach the tool: built (else
+ * PLATFORM_LAUNCH_INVALID), with a custom claim within the limits both sides
+ * share (else PLATFORM_CUSTOM_TOO_LARGE) and a payload that fits the form
+ * post the tool accepts (else PLATFORM_LAUNCH_TOO_LARGE). Both ways in call
+ * it when the launch starts, so no launch dies one hop later with a 413.
+ */
+export function deliverableLaunchClaims (input: LaunchInput, platform: PlatformIdentity): Record<string, unknown> {
+  let claims: Record<string, unknown>
+  try {
+    claims = launchClaims(input, platform)
+  } catch (err) {
+    throw new LaunchInvalid((err as Error).message)
+  }
+  const problem = customClaimProblem((claims[LTI_CLAIM.custom] ?? {}) as Record<string, string>)
+  if (problem !== undefined) throw new CustomTooLarge(problem)
+  const bytes = jsonBytes(claims)
+  if (bytes > LAUNCH_CLAIMS_MAX_BYTES) throw new LaunchTooLarge(bytes, LAUNCH_CLAIMS_MAX_BYTES)
+  return claims
+}
+
+/**
+ * Custom parameter names that carry a username, or may: a tool that sets
+ * ltiauthenticator's username_key to custom_<name> makes its value the hub
+ * username.
+ */
+const USERNAME_LIKE_KEY = /user|login|uid|mail/i
+
+const preview = (value: string): string => JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)
+
+/**
+ * Why the hub would refuse a username that this launch can produce, or
+ * undefined: each identifier the tool receives that can become the
+ * username (sub, email when it is sent, username-like custom values) must
+ * be one JupyterHub accepts. An empty value is left to the tool, which
+ * falls back to sub.
+ */
+export function launchUsernameProblem (input: LaunchInput, claims: Record<string, unknown>): string | undefined {
+  const candidates: Array<[string, string | undefined]> = [['sub', input.user.sub]]
+  if (typeof claims.email === 'string') candidates.push(['email', claims.email])
+  const custom = (claims[LTI_CLAIM.custom] ?? {}) as Record<string, string>
+  for (const [key, value] of Object.entries(custom)) {
+    if (USERNAME_LIKE_KEY.test(key)) candidates.push([`custom parameter ${key}`, value])
+  }
+  for (const [what, value] of candidates) {
+    if (value === undefined || value === '') continue
+    const problem = hubUsernameProblem(value)
+    if (problem !== undefined) return `the ${what} ${preview(value)}: ${problem}`
+  }
+  return undefined
+}
+
+/** Throws PLATFORM_USERNAME_REFUSED when {@link launchUsernameProblem} finds one. */
+export function checkLaunchUsernames (input: LaunchInput, claims: Record<string, unknown>): void {
+  const problem = launchUsernameProblem(input, claims)
+  if (problem !== undefined) throw new HubUsernameRefused(problem)
 }

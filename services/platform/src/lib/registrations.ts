@@ -5,6 +5,7 @@
  * `jwks_uri`), so a tool's own config page can be copied in directly.
  */
 import { Type, type Static } from 'typebox'
+import { CUSTOM_KEY_MAX_LENGTH, CUSTOM_MAX_PARAMS, CUSTOM_VALUE_MAX_LENGTH, customClaimProblem } from '@ltilaunch/claims'
 import { parseDocument } from '@ltilaunch/service-kit'
 
 const Url = Type.String({ pattern: '^https?://[^\\s#]+$' })
@@ -31,7 +32,11 @@ export const RegistrationSchema = Type.Object({
   redirect_uris: Type.Array(Url, { minItems: 1 }),
   jwks_uri: Type.Optional(Url),
   /** Static values or substitution variables ($User.id, $Context.title, ...). */
-  custom: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }), Type.String({ maxLength: 8192 }))),
+  custom: Type.Optional(Type.Record(
+    Type.String({ pattern: '^[A-Za-z0-9_.-]+$', maxLength: CUSTOM_KEY_MAX_LENGTH }),
+    Type.String({ maxLength: CUSTOM_VALUE_MAX_LENGTH }),
+    { maxProperties: CUSTOM_MAX_PARAMS }
+  )),
   /** The images offered on the launch form; the first is the default. */
   images: Type.Optional(Type.Array(ImageChoice, { maxItems: 100 })),
   send_name: Type.Optional(Type.Boolean()),
@@ -64,6 +69,8 @@ export interface Registration {
 function normalize (entry: Static<typeof RegistrationSchema>): Registration {
   const deploymentIds = entry.deployment_ids ?? (entry.deployment_id === undefined ? [] : [entry.deployment_id])
   if (deploymentIds.length === 0) throw new Error(`tool ${entry.client_id}: give deployment_ids (or deployment_id)`)
+  const customProblem = customClaimProblem(entry.custom ?? {})
+  if (customProblem !== undefined) throw new Error(`tool ${entry.client_id}: custom: ${customProblem}`)
   const registration: Registration = {
     clientId: entry.client_id,
     name: entry.name,

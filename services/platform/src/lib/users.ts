@@ -4,6 +4,7 @@
  * has its own users calls the launch API instead.
  */
 import { Type } from 'typebox'
+import { hubUsernameProblem } from '@ltilaunch/claims'
 import { parseDocument } from '@ltilaunch/service-kit'
 import { isPasswordHash } from './password.js'
 
@@ -96,4 +97,23 @@ export function parseDirectory (text: string | undefined): Directory {
     return user
   })
   return { courses, users }
+}
+
+/**
+ * The users whose identifiers JupyterHub would refuse as a username (the
+ * sub they launch with, their e-mail), one line each: found when the users
+ * file is loaded, not at a launch. With PLATFORM_SUBJECT=id the sub is the
+ * user's id.
+ */
+export function directoryUsernameProblems (directory: Directory, subject: 'opaque' | 'id'): string[] {
+  const problems: string[] = []
+  for (const user of directory.users) {
+    const sub = user.sub ?? (subject === 'id' ? user.id : undefined)
+    for (const [what, value] of [['sub', sub], ['email', user.email]] as const) {
+      if (value === undefined || value === '') continue
+      const problem = hubUsernameProblem(value)
+      if (problem !== undefined) problems.push(`user ${user.username}: ${what} ${JSON.stringify(value.slice(0, 60))} cannot be a JupyterHub username: ${problem}`)
+    }
+  }
+  return problems
 }

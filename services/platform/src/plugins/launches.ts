@@ -2,8 +2,7 @@ import { autoSubmitPage, type StoreOperation } from '@ltilaunch/service-kit'
 import type { FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
 import { randomToken } from '../lib/csrf.js'
-import { launchClaims, type LaunchInput } from '../lib/launch.js'
-import { LaunchInvalid } from '../errors.js'
+import { deliverableLaunchClaims, type LaunchInput } from '../lib/launch.js'
 
 /** What is kept under an lti_message_hint between the login initiation and the authorization request. */
 export interface PendingLaunch {
@@ -42,12 +41,7 @@ export default fp(async function launchesPlugin (fastify) {
 
   fastify.decorate('launches', {
     async begin (reply, input, sessionId, alongside = []) {
-      let claims: Record<string, unknown>
-      try {
-        claims = launchClaims(input, registry.identity)
-      } catch (err) {
-        throw new LaunchInvalid((err as Error).message)
-      }
+      const claims = deliverableLaunchClaims(input, registry.identity)
       const hint = randomToken()
       const pending: PendingLaunch = {
         clientId: input.tool.clientId,

@@ -69,12 +69,27 @@ export async function verifyIdToken (idToken: string, options: VerifyOptions): P
   return claims
 }
 
+const TIME_CLAIMS = ['iat', 'exp', 'nbf']
+
+/** A claim's value as a person reads it in a message: its JSON type and (briefly) the value. */
+function describeValue (value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'string') return `a string (${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)})`
+  if (typeof value === 'object') return 'an object'
+  return `a ${typeof value} (${String(value)})`
+}
+
 /** jose's errors, as errors a person can act on. Unknown errors pass through (503s from the key set). */
 function translate (err: unknown, platform: Platform): Error {
   if (err instanceof errors.JWTExpired) {
     return hinted(new TokenExpired(err.claim === 'iat' ? 'it was issued longer ago than max_age allows' : 'its exp time has passed'), TIME_HINT)
   }
   if (err instanceof errors.JWTClaimValidationFailed) {
+    // A time claim of the wrong type is a platform bug, not a clock difference: say what it is.
+    if (err.reason === 'invalid' && TIME_CLAIMS.includes(err.claim)) {
+      return new TokenInvalid(`its "${err.claim}" claim is ${describeValue(err.payload[err.claim])}, not a number of seconds since 1970 (a NumericDate)`)
+    }
     if (err.claim === 'iss') return new TokenInvalid(`it was issued by "${String(err.payload.iss)}", not by "${platform.issuer}"`)
     if (err.claim === 'nbf' || err.claim === 'iat') return hinted(new TokenNotYetValid(`its ${err.claim} time is in the future`), TIME_HINT)
     return new TokenInvalid(`the "${err.claim}" claim ${err.reason === 'missing' ? 'is missing' : 'is wrong'}`)

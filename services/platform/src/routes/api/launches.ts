@@ -1,11 +1,12 @@
+import { CUSTOM_KEY_MAX_LENGTH, CUSTOM_MAX_PARAMS, CUSTOM_VALUE_MAX_LENGTH } from '@ltilaunch/claims'
 import { ErrorReplySchema, maskedPathLogSerializers } from '@ltilaunch/service-kit'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type, type Static } from 'typebox'
 import { apiKeyMatches } from '../../lib/api-keys.js'
 import { randomToken } from '../../lib/csrf.js'
-import { launchClaims, type LaunchInput, type Launcher } from '../../lib/launch.js'
-import { ApiUnauthorized, LaunchInvalid, LaunchLinkInvalid, UnknownDeployment, UnknownTool } from '../../errors.js'
+import { checkLaunchUsernames, deliverableLaunchClaims, type LaunchInput, type Launcher } from '../../lib/launch.js'
+import { ApiUnauthorized, LaunchLinkInvalid, UnknownDeployment, UnknownTool } from '../../errors.js'
 
 const Id = Type.String({ minLength: 1, maxLength: 255 })
 const Text = Type.String({ maxLength: 1024 })
@@ -27,8 +28,16 @@ const LaunchRequestSchema = Type.Object({
   deployment_id: Type.Optional(Id),
   context: Type.Optional(Type.Object({ id: Id, label: Type.Optional(Text), title: Type.Optional(Text) }, { additionalProperties: false })),
   resource_link: Type.Object({ id: Id, title: Type.Optional(Text) }, { additionalProperties: false }),
-  /** Custom parameters for this launch; `image` and `course_name` are the ones ltilaunch reads. */
-  custom: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]+$', maxLength: 255 }), Type.String({ maxLength: 8192 }), { maxProperties: 100 })),
+  /**
+   * Custom parameters for this launch; `image` and `course_name` are the ones
+   * ltilaunch reads. Bounded by @ltilaunch/claims' limits, and as a whole
+   * (with the registration's) by CUSTOM_MAX_BYTES, checked with the claims.
+   */
+  custom: Type.Optional(Type.Record(
+    Type.String({ pattern: '^[A-Za-z0-9_.-]+$', maxLength: CUSTOM_KEY_MAX_LENGTH }),
+    Type.String({ maxLength: CUSTOM_VALUE_MAX_LENGTH }),
+    { maxProperties: CUSTOM_MAX_PARAMS }
+  )),
   return_url: Type.Optional(Type.String({ pattern: '^https?://', maxLength: 2048 }))
 }, { additionalProperties: false })
 
@@ -110,12 +119,8 @@ const launchApi: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     reply.removeHeader('www-authenticate')
     const input = launchInput(request.body)
-    // Built now, so that a launch the tool would refuse is refused to the host, not to the browser.
-    try {
-      launchClaims(input, registry.identity)
-    } catch (err) {
-      throw new LaunchInvalid((err as Error).message)
-    }
+    // Built now, so that a launch the tool (or the hub) would refuse is refused to the host, not to the browser.
+    checkLaunchUsernames(input, deliverableLaunchClaims(input, registry.identity))
     const ticket = randomToken()
     await store.put(ticketKey(ticket), { request: request.body } satisfies Ticket, config.LAUNCH_URL_TTL)
     const expiresAt = new Date(Date.now() + config.LAUNCH_URL_TTL * 1000).toISOString()

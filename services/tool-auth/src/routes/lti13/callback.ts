@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { LTI_CLAIM, MESSAGE_TYPE } from '@ltilaunch/claims'
+import { ID_TOKEN_FORM_POST_LIMIT, LTI_CLAIM, MESSAGE_TYPE } from '@ltilaunch/claims'
 import { html, page } from '@ltilaunch/service-kit'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type, type Static } from 'typebox'
@@ -99,9 +99,11 @@ const callbackRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   const schema = { body: CallbackBodySchema, response: { 200: Html, 303: Type.Null() } }
   const routeConfig = { rateLimit: rateLimited(config) }
-  fastify.post('/lti13/oauth_callback', { schema, config: routeConfig }, async (request, reply) => await callback(request, reply, request.body))
+  // The form-posted id_token: the limit platforms plan for (@ltilaunch/claims limits.ts).
+  const bodyLimit = ID_TOKEN_FORM_POST_LIMIT
+  fastify.post('/lti13/oauth_callback', { schema, bodyLimit, config: routeConfig }, async (request, reply) => await callback(request, reply, request.body))
   // Some platforms post the id_token to the target link URI itself.
-  fastify.post('/lti13/launch', { schema, config: routeConfig }, async (request, reply) => await callback(request, reply, request.body))
+  fastify.post('/lti13/launch', { schema, bodyLimit, config: routeConfig }, async (request, reply) => await callback(request, reply, request.body))
 
   fastify.get('/lti13/oauth_callback', { schema: { response: { 405: Type.Any() } } }, async (_request, reply) => {
     reply.header('allow', 'POST')

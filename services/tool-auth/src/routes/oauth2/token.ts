@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { ErrorReplySchema } from '@ltilaunch/service-kit'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type, type Static } from 'typebox'
 import type { OAuthClient } from '../../config.js'
 import type { TokenReply } from '../../plugins/oauth.js'
-import { rateLimited } from '../../lib/rate-limit.js'
+import { clientAuthFailures } from '../../lib/rate-limit.js'
 
 /**
  * RFC 6749 4.1.3 and 6, RFC 7636 4.5. Everything optional and unknown
@@ -62,8 +63,19 @@ function basicCredentials (request: FastifyRequest): { id: string, secret: strin
   return { id: unescape(decoded.slice(0, colon)), secret: unescape(decoded.slice(colon + 1)) }
 }
 
+/** The client id a request claims, before it is checked (for counting failures); '' when none can be read. */
+function claimedClientId (request: FastifyRequest, body: TokenBody): string {
+  try {
+    return basicCredentials(request)?.id ?? body.client_id ?? ''
+  } catch {
+    return ''
+  }
+}
+
 const tokenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { oauth } = fastify
+  // Not limited per address: the hub calls from one. Only failed client authentications count.
+  const failures = clientAuthFailures(fastify, fastify.config)
 
   function authenticate (request: FastifyRequest, body: TokenBody): OAuthClient {
     const basic = basicCredentials(request)
@@ -127,14 +139,21 @@ const tokenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.post('/oauth2/token', {
     attachValidation: true,
-    config: { rateLimit: rateLimited(fastify.config) },
-    schema: { body: TokenBodySchema, response: { 200: TokenReplySchema, 400: OAuthError, 401: OAuthError } }
+    schema: { body: TokenBodySchema, response: { 200: TokenReplySchema, 400: OAuthError, 401: OAuthError, 429: ErrorReplySchema } }
   }, async (request, reply: FastifyReply) => {
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
     try {
       if (request.validationError) throw new TokenError('invalid_request', 'the request body is not a form of strings')
       const body: TokenBody = request.body ?? {}
-      const client = authenticate(request, body)
+      const claimed = claimedClientId(request, body)
+      await failures?.refuseIfExceeded(request, reply, claimed)
+      let client: OAuthClient
+      try {
+        client = authenticate(request, body)
+      } catch (err) {
+        if (err instanceof TokenError && err.code === 'invalid_client') await failures?.failed(request, claimed)
+        throw err
+      }
       switch (body.grant_type) {
         case 'authorization_code': return await authorizationCode(client, body)
         case 'refresh_token': return await refreshToken(client, body)

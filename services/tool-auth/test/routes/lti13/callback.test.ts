@@ -173,7 +173,8 @@ t.test('token checks: issuer, audience, times, max age', async (t) => {
     ['expired (test_verify_and_decode_jwt_fails_on_passed_exp)', { iat: now - 10, exp: now - 310 }, 400, 'TOOL_AUTH_TOKEN_EXPIRED'],
     ['not yet valid: iat (test_verify_and_decode_jwt_fails_on_iat_in_the_future)', { iat: now + 200 }, 400, 'TOOL_AUTH_TOKEN_NOT_YET_VALID'],
     ['not yet valid: nbf', { nbf: now + 200 }, 400, 'TOOL_AUTH_TOKEN_NOT_YET_VALID'],
-    ['max age (test_alidate_launch_request_fails_on_too_old_iat)', { iat: now - 201 }, 400, 'TOOL_AUTH_TOKEN_EXPIRED'],
+    // Past max_age by more than the default time_leeway (10 s).
+    ['max age (test_alidate_launch_request_fails_on_too_old_iat)', { iat: now - 215 }, 400, 'TOOL_AUTH_TOKEN_EXPIRED'],
     ['no exp', { exp: undefined }, 400, 'TOOL_AUTH_TOKEN_INVALID'],
     ['azp with several audiences but no azp (test_validate_azp_claim_requires_azp_for_multiple_aud)', { aud: [platform.clientId, 'some_other_audience'] }, 401, 'TOOL_AUTH_AUDIENCE'],
     ['azp not our client (test_validate_azp_claim_raises_invalid_audience_error_if_not_matching_client_id)', { aud: [platform.clientId, 'some_other_audience'], azp: 'some_other_audience' }, 401, 'TOOL_AUTH_AUDIENCE']
@@ -188,7 +189,7 @@ t.test('token checks: issuer, audience, times, max age', async (t) => {
     t.notOk(res.cookies.some((c) => c.name === 'ltilaunch_session' && c.value !== ''), `${name}: no session`)
   }
   const expired = await login(app, platform)
-  const res = await postCallback(app, { id_token: await platform.sign(platform.claims(expired.nonce, { iat: now - 10, exp: now - 5 })), state: expired.state, cookie: expired.cookie })
+  const res = await postCallback(app, { id_token: await platform.sign(platform.claims(expired.nonce, { iat: now - 60, exp: now - 30 })), state: expired.state, cookie: expired.cookie })
   t.match(res.json().hint, 'time_leeway', 'an expiry says how to allow for clock differences')
 })
 
@@ -207,6 +208,42 @@ t.test('time_leeway lets a slightly expired or early token through', async (t) =
   const now = Math.floor(Date.now() / 1000)
   t.equal((await launch(app, platform, { overrides: { iat: now - 100, exp: now - 30 } })).res.statusCode, 303)
   t.equal((await launch(app, platform, { overrides: { iat: now + 30 } })).res.statusCode, 303)
+})
+
+t.test('the default time_leeway absorbs an LMS clock a few seconds ahead, and no more', async (t) => {
+  const platform = await startPlatform(t)
+  const app = await build(t, { env: platform.env, store: 'memory' })
+  const now = Math.floor(Date.now() / 1000)
+  t.equal((await launch(app, platform, { overrides: { iat: now + 3 } })).res.statusCode, 303, 'iat 3 s ahead is accepted with default settings')
+  const ahead = await launch(app, platform, { overrides: { iat: now + 300, exp: now + 600 } })
+  t.equal(ahead.res.statusCode, 400, 'iat 5 minutes ahead is refused')
+  t.equal(ahead.res.json().code, 'TOOL_AUTH_TOKEN_NOT_YET_VALID')
+})
+
+t.test('a time claim that is not a number is reported as what it is, not as "not valid yet"', async (t) => {
+  const platform = await startPlatform(t)
+  const app = await build(t, { env: platform.env, store: 'memory' })
+  const now = Math.floor(Date.now() / 1000)
+  const shapes: Array<[string, unknown, RegExp]> = [
+    ['a numeric string', String(now), /"iat" claim is a string \("\d+"\)/],
+    ['a date string', new Date().toISOString(), /"iat" claim is a string/],
+    ['null', null, /"iat" claim is null/],
+    ['a boolean', true, /"iat" claim is a boolean \(true\)/],
+    ['an object', { seconds: now }, /"iat" claim is an object/],
+    ['an array', [now], /"iat" claim is an array/]
+  ]
+  for (const [name, iat, message] of shapes) {
+    const { res } = await launch(app, platform, { overrides: { iat } })
+    t.equal(res.statusCode, 400, name)
+    t.equal(res.json().code, 'TOOL_AUTH_TOKEN_INVALID', `${name}: not TOOL_AUTH_TOKEN_NOT_YET_VALID`)
+    t.match(res.json().message, message, name)
+    t.match(res.json().message, /NumericDate/, `${name}: says what it must be`)
+  }
+  for (const claim of ['exp', 'nbf']) {
+    const { res } = await launch(app, platform, { overrides: { [claim]: 'tomorrow' } })
+    t.equal(res.json().code, 'TOOL_AUTH_TOKEN_INVALID', claim)
+    t.match(res.json().message, `"${claim}" claim is a string ("tomorrow")`, claim)
+  }
 })
 
 t.test('LTI claim problems are listed (message type, version, deployment id, target link, resource link id)', async (t) => {
