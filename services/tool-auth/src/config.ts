@@ -55,7 +55,13 @@ export const ToolAuthConfigSchema = Type.Object({
   TOOL_KEY: Type.Optional(Type.String({ minLength: 1, description: "the tool's private signing key (PKCS#8 PEM); TOOL_KEY_FILE to read it from a file" })),
   TOOL_KEY_DIR: Type.String({ default: '.ltilaunch/tool-auth', description: 'where a development key is generated and kept when TOOL_KEY is unset' }),
 
-  RATE_LIMIT_MAX: Type.Integer({ minimum: 0, default: 120, description: 'requests per minute per client address on login, callback and token (0: off)' })
+  RATE_LIMIT_MAX: Type.Integer({ minimum: 0, default: 120, description: 'requests per minute per client address on login, callback and token (0: off)' }),
+
+  // LTI Dynamic Registration (register by URL).
+  DYNAMIC_REGISTRATION: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on', description: 'on: platforms may register by URL at /lti13/register, with a one-time link or REGISTRATION_SECRET' }),
+  REGISTRATION_SECRET: Type.Optional(Type.String({ minLength: 16, description: 'an operator secret that authorizes a registration on the confirmation page (without it, only one-time links do)' })),
+  REGISTRATION_LINK_TTL: Type.Integer({ minimum: 60, maximum: 2592000, default: 604800, description: 'seconds a one-time registration link lasts' }),
+  REGISTRATION_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 10000, description: "how long a call to a registering platform's configuration or registration endpoint may take" })
 })
 
 export type ToolAuthEnv = Static<typeof ToolAuthConfigSchema>
@@ -95,7 +101,7 @@ export function readConfig (env: NodeJS.ProcessEnv = process.env): ToolAuthConfi
   const normalized = env.uri_scheme === undefined ? env : { ...env, uri_scheme: env.uri_scheme.toLowerCase() }
   const base = loadConfig(ToolAuthConfigSchema, normalized)
   const problems: string[] = []
-  const platforms = readPlatforms(base, problems)
+  const platforms = readPlatforms(base, problems, base.DYNAMIC_REGISTRATION === 'on')
   const oauthClients = readOAuthClients(base, problems)
 
   const idTokenAlgorithms = splitList(base.ID_TOKEN_ALGORITHMS)
@@ -157,7 +163,8 @@ function stringList (value: unknown): string[] | undefined {
   return undefined
 }
 
-function checkPlatform (raw: unknown, where: string, problems: string[]): Platform | undefined {
+/** One platform entry, in the platforms file's shape; also reads the registrations made by URL. */
+export function checkPlatform (raw: unknown, where: string, problems: string[]): Platform | undefined {
   if (typeof raw !== 'object' || raw === null) {
     problems.push(`${where}: a platform must be an object`)
     return undefined
@@ -182,7 +189,7 @@ function checkPlatform (raw: unknown, where: string, problems: string[]): Platfo
   }
 }
 
-function readPlatforms (env: ToolAuthEnv, problems: string[]): Platform[] {
+function readPlatforms (env: ToolAuthEnv, problems: string[], registerByUrl: boolean): Platform[] {
   const platforms: Platform[] = []
   if (env.PLATFORMS_FILE !== undefined) {
     const data = readDocumentFile('PLATFORMS_FILE', env.PLATFORMS_FILE, problems)
@@ -212,8 +219,9 @@ function readPlatforms (env: ToolAuthEnv, problems: string[]): Platform[] {
     if (seen.has(platform.issuer)) problems.push(`platform ${platform.issuer} is registered twice`)
     seen.add(platform.issuer)
   }
-  if (platforms.length === 0 && problems.length === 0) {
-    problems.push('no platform is registered: set issuer, client_id, authorize_url and jwks_endpoint, or PLATFORMS_FILE')
+  // With dynamic registration on, platforms may all come by URL later.
+  if (platforms.length === 0 && problems.length === 0 && !registerByUrl) {
+    problems.push('no platform is registered: set issuer, client_id, authorize_url and jwks_endpoint, or PLATFORMS_FILE (or DYNAMIC_REGISTRATION=on to register platforms by URL)')
   }
   return platforms
 }

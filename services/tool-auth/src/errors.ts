@@ -65,3 +65,27 @@ export const OAuthClientUnknown = createError<[string]>('TOOL_AUTH_OAUTH_CLIENT_
   'The application "%s" is not registered with this sign-in service. Ask the administrator to check the hub\'s client_id.', 400)
 export const RedirectUriMismatch = createError('TOOL_AUTH_REDIRECT_URI_MISMATCH',
   'The application asked to return to an address that is not registered for it. Ask the administrator to check the hub\'s oauth_callback_url.', 400)
+
+// Dynamic registration (register by URL). A platform that cannot be read or
+// refuses is a 422, not a 502: the operator must see the platform's reason,
+// and the kit hides the message of a 5xx.
+export const RegistrationOff = createError('TOOL_AUTH_REGISTRATION_OFF',
+  'Registration by URL is turned off for this tool. Ask the tool\'s operator for its platform settings (or to set DYNAMIC_REGISTRATION=on).', 404)
+export const RegistrationParamInvalid = createError<[string]>('TOOL_AUTH_REGISTRATION_PARAM_INVALID',
+  'This registration request is not one the tool can act on: %s. Start the registration again from the platform\'s "register by URL" page.', 400)
+export const RegistrationNotAuthorized = createError<[string]>('TOOL_AUTH_REGISTRATION_NOT_AUTHORIZED',
+  'This registration is not authorized: %s. Ask the tool\'s operator for a one-time registration link (or the registration secret), and paste that link into the platform.', 403)
+export const RegistrationLinkInvalid = createError('TOOL_AUTH_REGISTRATION_LINK_INVALID',
+  'This registration link has already been used, has expired, or was never issued. Ask the tool\'s operator for a new one-time registration link.', 403)
+export const RegistrationConfigurationUnavailable = createError<[string]>('TOOL_AUTH_REGISTRATION_CONFIGURATION_UNAVAILABLE',
+  'The platform\'s OpenID configuration cannot be read (%s). Check that the platform is reachable from the tool, then start the registration again.', 422)
+export const RegistrationConfigurationInvalid = createError<[string]>('TOOL_AUTH_REGISTRATION_CONFIGURATION_INVALID',
+  'The platform\'s OpenID configuration cannot be used for LTI: %s. Tell the platform\'s administrator; nothing was registered.', 422)
+export const RegistrationIssuerMismatch = createError<[string, string]>('TOOL_AUTH_REGISTRATION_ISSUER_MISMATCH',
+  'The platform calls itself "%s", but its configuration was read from %s, another host. LTI Dynamic Registration requires the two to match; nothing was registered.', 422)
+export const RegistrationExpired = createError('TOOL_AUTH_REGISTRATION_EXPIRED',
+  'This registration was already completed or has expired. Start it again from the platform\'s "register by URL" page.', 400)
+export const RegistrationConflict = createError<[string]>('TOOL_AUTH_REGISTRATION_CONFLICT',
+  'The platform "%s" is already in the tool\'s platforms file, which wins over registrations by URL. Edit that file instead, or remove the platform from it first.', 409)
+export const RegistrationRefused = createError<[string]>('TOOL_AUTH_REGISTRATION_REFUSED',
+  'The platform did not accept the tool\'s registration (%s). Nothing was stored; start the registration again from the platform (its registration token may have expired).', 422)
