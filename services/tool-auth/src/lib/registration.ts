@@ -243,7 +243,8 @@ export async function sendRegistration (configuration: PlatformConfiguration, re
   }
   const answer = (typeof reply === 'object' && reply !== null ? reply : {}) as Record<string, unknown>
   if (!response.ok) {
-    const reason = [answer.error, answer.error_description].filter((part) => typeof part === 'string').join(': ')
+    // RFC 7591's error and error_description, or a {code, message} reply (ltilaunch's own platform).
+    const reason = [answer.error ?? answer.code, answer.error_description ?? answer.message].filter((part) => typeof part === 'string').join(': ')
     throw new RegistrationRefused(`HTTP ${response.status}${reason === '' ? '' : `, ${reason.slice(0, 300)}`}`)
   }
   if (typeof answer.client_id !== 'string' || answer.client_id === '') throw new RegistrationRefused('its reply has no client_id')
