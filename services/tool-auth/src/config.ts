@@ -61,6 +61,7 @@ export const ToolAuthConfigSchema = Type.Object({
   DYNAMIC_REGISTRATION: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on', description: 'on: platforms may register by URL at /lti13/register, with a one-time link or REGISTRATION_SECRET' }),
   REGISTRATION_SECRET: Type.Optional(Type.String({ minLength: 16, description: 'an operator secret that authorizes a registration on the confirmation page (without it, only one-time links do)' })),
   REGISTRATION_LINK_TTL: Type.Integer({ minimum: 60, maximum: 2592000, default: 604800, description: 'seconds a one-time registration link lasts' }),
+  REGISTRATION_SHARED_ISSUERS: Type.Optional(Type.String({ description: 'comma list of issuers that may register from a configuration on another host (Canvas cloud: https://canvas.instructure.com)' })),
   REGISTRATION_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 10000, description: "how long a call to a registering platform's configuration or registration endpoint may take" })
 })
 
@@ -89,6 +90,8 @@ export interface ToolAuthConfig extends ToolAuthEnv {
   /** Lower-cased hosts (host or host:port); empty means "the host the request came to". */
   allowedHosts: string[]
   idTokenAlgorithms: string[]
+  /** Issuers exempt from the registration's issuer-host rule (an LMS whose instances share one issuer). */
+  registrationSharedIssuers: string[]
   staffRoles?: string[]
   adminRoles?: string[]
 }
@@ -120,7 +123,12 @@ export function readConfig (env: NodeJS.ProcessEnv = process.env): ToolAuthConfi
   if (allowedHosts.length === 0 && base.PUBLIC_URL !== undefined) allowedHosts = [new URL(base.PUBLIC_URL).host.toLowerCase()]
 
   if (problems.length > 0) throw new ConfigError(problems)
-  const config: ToolAuthConfig = { ...base, platforms, oauthClients, allowedHosts, idTokenAlgorithms }
+  const registrationSharedIssuers = splitList(base.REGISTRATION_SHARED_ISSUERS)
+  for (const issuer of registrationSharedIssuers) {
+    if (!isHttpUrl(issuer)) problems.push(`REGISTRATION_SHARED_ISSUERS: ${issuer} is not an http(s) URL`)
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  const config: ToolAuthConfig = { ...base, platforms, oauthClients, allowedHosts, idTokenAlgorithms, registrationSharedIssuers }
   if (base.STAFF_ROLES !== undefined) config.staffRoles = splitList(base.STAFF_ROLES)
   if (base.ADMIN_ROLES !== undefined) config.adminRoles = splitList(base.ADMIN_ROLES)
   return config

@@ -115,14 +115,15 @@ function stringArray (value: unknown): string[] | undefined {
  * http(s) URLs; and, where the platform lists them, it supports id_token
  * responses, a signing algorithm the tool accepts, and resource link launches.
  */
-export function checkConfiguration (raw: unknown, configurationUrl: string, algorithms: readonly string[]): PlatformConfiguration {
+export function checkConfiguration (raw: unknown, configurationUrl: string, algorithms: readonly string[], sharedIssuers: readonly string[] = []): PlatformConfiguration {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new RegistrationConfigurationInvalid('it is not a JSON object')
   const entry = raw as Record<string, unknown>
   const issuer = entry.issuer
   if (!isHttpUrl(issuer)) throw new RegistrationConfigurationInvalid('"issuer" is missing or not an http(s) URL')
   const issuerUrl = new URL(issuer)
   if (issuerUrl.search !== '' || issuerUrl.hash !== '') throw new RegistrationConfigurationInvalid('"issuer" has a query or fragment')
-  if (issuerUrl.host.toLowerCase() !== new URL(configurationUrl).host.toLowerCase()) {
+  // An issuer that many instances share (Canvas cloud) is exempt only where the operator says so.
+  if (issuerUrl.host.toLowerCase() !== new URL(configurationUrl).host.toLowerCase() && !sharedIssuers.includes(issuer)) {
     throw new RegistrationIssuerMismatch(issuer, new URL(configurationUrl).host)
   }
   for (const name of ['authorization_endpoint', 'registration_endpoint', 'jwks_uri', 'token_endpoint']) {

@@ -101,7 +101,7 @@ const registerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   async function review (request: FastifyRequest, reply: FastifyReply, url: string, registrationToken: string | undefined, authorization: { link?: string, authorizedBy: 'link' | 'secret' }) {
     const raw = await fetchConfiguration(url, registrationToken, config.REGISTRATION_TIMEOUT_MS)
-    const configuration = checkConfiguration(raw, url, config.idTokenAlgorithms)
+    const configuration = checkConfiguration(raw, url, config.idTokenAlgorithms, config.registrationSharedIssuers)
     if (platforms.configured(configuration.issuer)) throw new RegistrationConflict(configuration.issuer)
     const existing = await store.mapGet<StoredRegistration>(REGISTRATIONS_MAP, configuration.issuer)
     const pendingId = randomBytes(24).toString('base64url')

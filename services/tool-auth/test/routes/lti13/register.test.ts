@@ -226,6 +226,15 @@ t.test('refusals, each with its code', async (t) => {
     t.equal(res.statusCode, 422)
     t.equal(res.json().code, 'TOOL_AUTH_REGISTRATION_ISSUER_MISMATCH')
   })
+  t.test('an issuer the operator lists as shared passes the host rule (Canvas cloud)', async (t) => {
+    const shared = await buildDynamic(t, { REGISTRATION_SHARED_ISSUERS: 'https://lms.elsewhere.example' })
+    dr.configuration.issuer = 'https://lms.elsewhere.example'
+    t.teardown(() => { dr.configuration.issuer = dr.issuer })
+    const link = new URL((await createLink(shared.store, shared.config)).url).searchParams.get('link') as string
+    const res = await shared.inject({ method: 'GET', url: registerUrl(dr, { link }) })
+    t.equal(res.statusCode, 200, res.body)
+    t.match(res.body, 'https://lms.elsewhere.example')
+  })
   t.test('a configuration without a registration endpoint', async (t) => {
     const endpoint = dr.configuration.registration_endpoint
     delete dr.configuration.registration_endpoint
