@@ -87,5 +87,7 @@ export const RegistrationExpired = createError('TOOL_AUTH_REGISTRATION_EXPIRED',
   'This registration was already completed or has expired. Start it again from the platform\'s "register by URL" page.', 400)
 export const RegistrationConflict = createError<[string]>('TOOL_AUTH_REGISTRATION_CONFLICT',
   'The platform "%s" is already in the tool\'s platforms file, which wins over registrations by URL. Edit that file instead, or remove the platform from it first.', 409)
+export const RegistrationEndpointsChanged = createError<[string]>('TOOL_AUTH_REGISTRATION_ENDPOINTS_CHANGED',
+  'The platform "%s" is already registered with another sign-in endpoint or key set. A registration cannot move a registered platform\'s keys; the tool\'s operator must remove it first (registrations remove), then register it again.', 409)
 export const RegistrationRefused = createError<[string]>('TOOL_AUTH_REGISTRATION_REFUSED',
   'The platform did not accept the tool\'s registration (%s). Nothing was stored; start the registration again from the platform (its registration token may have expired).', 422)

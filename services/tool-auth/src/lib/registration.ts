@@ -9,6 +9,7 @@ import type { Store } from '@ltilaunch/service-kit'
 import {
   RegistrationConfigurationInvalid,
   RegistrationConfigurationUnavailable,
+  RegistrationEndpointsChanged,
   RegistrationIssuerMismatch,
   RegistrationRefused
 } from '../errors.js'
@@ -267,12 +268,25 @@ export function defaultNamespace (issuer: string): { prefix: string, suffix: str
 }
 
 /**
+ * A platform registered again (a second tool entry in the LMS) must keep its
+ * endpoints: otherwise whoever holds a link could point a registered
+ * issuer's keys elsewhere and sign launches as its users.
+ */
+export function assertSameEndpoints (existing: StoredRegistration | undefined, configuration: PlatformConfiguration): void {
+  if (existing === undefined) return
+  if (existing.authorize_url !== configuration.authorizationEndpoint || existing.jwks_endpoint !== configuration.jwksUri) {
+    throw new RegistrationEndpointsChanged(configuration.issuer)
+  }
+}
+
+/**
  * Stores a completed registration. A platform that registers again (a
  * second tool entry in the LMS) adds its client id; the identity settings
  * are the operator's latest choice.
  */
 export async function storeRegistration (store: Store, configuration: PlatformConfiguration, result: { clientId: string, deploymentId?: string }, identity: IdentityChoice, authorizedBy: 'link' | 'secret'): Promise<StoredRegistration> {
   const existing = await store.mapGet<StoredRegistration>(REGISTRATIONS_MAP, configuration.issuer)
+  assertSameEndpoints(existing, configuration)
   const clientIds = [...new Set([...(existing?.client_ids ?? []), result.clientId])]
   // A registration that names no deployment accepts every one; so does the record then.
   const deploymentIds = result.deploymentId === undefined || (existing !== undefined && existing.deployment_ids.length === 0)

@@ -13,6 +13,7 @@ import {
 } from '../../errors.js'
 import { rateLimited } from '../../lib/rate-limit.js'
 import {
+  assertSameEndpoints,
   checkConfiguration,
   defaultNamespace,
   fetchConfiguration,
@@ -104,6 +105,7 @@ const registerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const configuration = checkConfiguration(raw, url, config.idTokenAlgorithms, config.registrationSharedIssuers)
     if (platforms.configured(configuration.issuer)) throw new RegistrationConflict(configuration.issuer)
     const existing = await store.mapGet<StoredRegistration>(REGISTRATIONS_MAP, configuration.issuer)
+    assertSameEndpoints(existing, configuration)
     const pendingId = randomBytes(24).toString('base64url')
     const pending: PendingRegistration = { configuration, authorizedBy: authorization.authorizedBy }
     if (registrationToken !== undefined && registrationToken !== '') pending.registrationToken = registrationToken

@@ -264,6 +264,24 @@ t.test('refusals, each with its code', async (t) => {
     const retry = await get(registerUrl(dr, { link }))
     t.equal(retry.statusCode, 200, 'the same link can be used again')
   })
+  t.test('a registered platform registers again: same endpoints add a client id, other endpoints are refused', async (t) => {
+    const review = await get(registerUrl(dr, { link: await freshLink() }))
+    t.equal((await confirm(app, pendingOf(review.body))).statusCode, 200)
+    const first = await app.store.mapGet<StoredRegistration>(REGISTRATIONS_MAP, dr.issuer)
+    dr.platform.clientId = 'dyn-client-2'
+    t.teardown(() => { dr.platform.clientId = 'dyn-client-1' })
+    const again = await get(registerUrl(dr, { link: await freshLink() }))
+    t.match(again.body, 'already registered')
+    t.equal((await confirm(app, pendingOf(again.body))).statusCode, 200)
+    t.same((await app.store.mapGet<StoredRegistration>(REGISTRATIONS_MAP, dr.issuer))?.client_ids, [...(first?.client_ids ?? []), 'dyn-client-2'])
+    const jwks = dr.configuration.jwks_uri
+    dr.configuration.jwks_uri = 'http://127.0.0.1:9/other-keys'
+    t.teardown(() => { dr.configuration.jwks_uri = jwks })
+    const moved = await get(registerUrl(dr, { link: await freshLink() }))
+    t.equal(moved.statusCode, 409)
+    t.equal(moved.json().code, 'TOOL_AUTH_REGISTRATION_ENDPOINTS_CHANGED')
+    t.match(await app.store.mapGet(REGISTRATIONS_MAP, dr.issuer), { jwks_endpoint: jwks }, 'the stored keys did not move')
+  })
   t.test('a confirmation used twice', async (t) => {
     const review = await get(registerUrl(dr, { link: await freshLink() }))
     const pending = pendingOf(review.body)
