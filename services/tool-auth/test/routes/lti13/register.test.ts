@@ -244,6 +244,25 @@ t.test('refusals, each with its code', async (t) => {
     t.equal(res.json().code, 'TOOL_AUTH_REGISTRATION_CONFIGURATION_INVALID')
     t.match(res.json().message, 'registration_endpoint')
   })
+  t.test('configurations missing what LTI needs', async (t) => {
+    const lti = 'https://purl.imsglobal.org/spec/lti-platform-configuration'
+    const cases: Array<[string, (c: Record<string, unknown>) => void, RegExp]> = [
+      ['no id_token responses', (c) => { c.response_types_supported = ['code'] }, /response_types_supported/],
+      ['no resource link launches', (c) => { c[lti] = { product_family_code: 'x', messages_supported: [{ type: 'LtiDeepLinkingRequest' }] } }, /LtiResourceLinkRequest/],
+      ['no LTI platform configuration', (c) => { Reflect.deleteProperty(c, lti) }, /lti-platform-configuration/],
+      ['a javascript: token endpoint', (c) => { c.token_endpoint = 'javascript:alert(1)' }, /token_endpoint/],
+      ['an issuer with a query', (c) => { c.issuer = `${dr.issuer}/?x=1` }, /query or fragment/]
+    ]
+    const original = JSON.stringify(dr.configuration)
+    for (const [what, change, reason] of cases) {
+      change(dr.configuration)
+      const res = await get(registerUrl(dr, { link: await freshLink() }))
+      dr.configuration = JSON.parse(original)
+      t.equal(res.statusCode, 422, what)
+      t.equal(res.json().code, 'TOOL_AUTH_REGISTRATION_CONFIGURATION_INVALID', what)
+      t.match(res.json().message, reason, what)
+    }
+  })
   t.test('a platform that signs with an algorithm the tool does not accept', async (t) => {
     dr.configuration.id_token_signing_alg_values_supported = ['HS256']
     t.teardown(() => { dr.configuration.id_token_signing_alg_values_supported = ['RS256'] })
