@@ -129,6 +129,8 @@ export interface StackOptions {
   ourTool?: boolean
   /** A hub for the broker's jupyterhub driver and the hub's OAuth client at tool-auth. */
   hub?: { apiToken: string }
+  /** tool-auth starts with no platform configured: the platform registers by URL (LTI Dynamic Registration). */
+  registerByUrl?: boolean
   /** Extra environment per service (e.g. ID_TOKEN_TTL, time_leeway). */
   env?: { platform?: NodeJS.ProcessEnv, toolAuth?: NodeJS.ProcessEnv, broker?: NodeJS.ProcessEnv }
 }
@@ -137,6 +139,8 @@ export interface Stack {
   plan: StackPlan
   platform: ManagedProcess
   toolAuth?: ManagedProcess
+  /** The environment tool-auth runs with (for its operator commands). */
+  toolAuthEnv?: NodeJS.ProcessEnv
   broker?: ManagedProcess
   toolsFile: string
   /** GET /v1/launches/:id at the broker, with the service token. */
@@ -244,14 +248,19 @@ export async function startStack (t: Teardown, plan: StackPlan, options: StackOp
     PLATFORM_KEY_DIR: path.join(plan.workDir, 'platform'),
     ...options.env?.platform
   }, plan.platformUrl)
+  let toolAuthEnv: NodeJS.ProcessEnv | undefined
   if (ourTool) {
-    toolAuth = await start('tool-auth', {
+    toolAuthEnv = {
       ...common('tool-auth', plan.toolAuthPort, plan.toolAuthUrl),
-      issuer: plan.platformUrl,
-      client_id: CLIENT_ID,
-      authorize_url: `${plan.platformUrl}/lti/authorize`,
-      jwks_endpoint: `${plan.platformUrl}/.well-known/jwks.json`,
-      deployment_ids: DEPLOYMENT_ID,
+      ...(options.registerByUrl === true
+        ? {}
+        : {
+            issuer: plan.platformUrl,
+            client_id: CLIENT_ID,
+            authorize_url: `${plan.platformUrl}/lti/authorize`,
+            jwks_endpoint: `${plan.platformUrl}/.well-known/jwks.json`,
+            deployment_ids: DEPLOYMENT_ID
+          }),
       username_key: 'email',
       BROKER_URL: plan.brokerUrl,
       BROKER_SERVICE_TOKEN: BROKER_TOKEN,
@@ -262,7 +271,8 @@ export async function startStack (t: Teardown, plan: StackPlan, options: StackOp
       TOOL_KEY: pem(),
       TOOL_KEY_DIR: path.join(plan.workDir, 'tool-auth'),
       ...options.env?.toolAuth
-    }, plan.toolAuthUrl)
+    }
+    toolAuth = await start('tool-auth', toolAuthEnv, plan.toolAuthUrl)
   }
   const stop = async (): Promise<void> => {
     for (const proc of [toolAuth, platform, broker]) await proc?.stop()
@@ -271,6 +281,7 @@ export async function startStack (t: Teardown, plan: StackPlan, options: StackOp
     plan,
     platform,
     ...(toolAuth ? { toolAuth } : {}),
+    ...(toolAuthEnv ? { toolAuthEnv } : {}),
     ...(broker ? { broker } : {}),
     toolsFile,
     brokerLaunch: async (id) => {

@@ -34,6 +34,8 @@ export interface LtijsProcessConfig {
   devMode: boolean
   cookies: { secure?: boolean, sameSite?: string, domain?: string }
   recordFile: string
+  /** ltijs's Dynamic Registration service (its /register route), with platforms activated on registration. */
+  dynReg?: { url: string, name: string }
 }
 
 /** One launch as ltijs's onConnect saw it. */
@@ -113,7 +115,8 @@ lti.setup(config.encryptionKey, { plugin: db }, {
   keysetRoute: config.keysetRoute,
   cookies: config.cookies,
   devMode: config.devMode,
-  tokenMaxAge: config.tokenMaxAge
+  tokenMaxAge: config.tokenMaxAge,
+  ...(config.dynReg === undefined ? {} : { dynReg: { ...config.dynReg, autoActivate: true } })
 })
 
 lti.whitelist('/e2e/launches', '/e2e/refusals', '/e2e/health')

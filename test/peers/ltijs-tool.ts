@@ -22,8 +22,10 @@ import type { LtijsLaunchRecord, LtijsPlatform, LtijsProcessConfig, LtijsRefusal
 export type { LtijsLaunchRecord, LtijsPlatform, LtijsRefusalRecord }
 
 export interface LtijsToolOptions {
-  /** The platforms to register (issuer, client id, endpoints, JWKS). */
+  /** The platforms to register (issuer, client id, endpoints, JWKS); none when they come by dynamic registration. */
   platform: LtijsPlatform | LtijsPlatform[]
+  /** Turn on ltijs's Dynamic Registration at `registerUrl` (platforms registered this way are activated at once). */
+  dynamicRegistration?: boolean
   port?: number
   name?: string
   /** Seconds an id_token may be old; false turns the check off. Default 60. */
@@ -43,6 +45,8 @@ export interface LtijsTool {
   /** target_link_uri = redirect_uri. */
   launchUrl: string
   keysetUrl: string
+  /** ltijs's Dynamic Registration route (with dynamicRegistration). */
+  registerUrl: string
   database: string
   recordFile: string
   proc: ManagedProcess
@@ -76,7 +80,8 @@ export async function startLtijsTool (t: Teardown, options: LtijsToolOptions): P
     tokenMaxAge: options.tokenMaxAge ?? 60,
     devMode: options.devMode ?? false,
     cookies: options.cookies ?? { secure: false, sameSite: '' },
-    recordFile
+    recordFile,
+    ...(options.dynamicRegistration === true ? { dynReg: { url: `http://127.0.0.1:${port}`, name } } : {})
   }
   const url = `http://127.0.0.1:${port}`
   // Registered after the database's teardown, so it runs first: the tool stops, then its database goes.
@@ -104,6 +109,7 @@ export async function startLtijsTool (t: Teardown, options: LtijsToolOptions): P
     loginUrl: `${url}${LOGIN_ROUTE}`,
     launchUrl: `${url}${APP_ROUTE}`,
     keysetUrl: `${url}${KEYSET_ROUTE}`,
+    registerUrl: `${url}/register`,
     database: database.name,
     recordFile,
     proc,

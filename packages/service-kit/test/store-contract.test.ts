@@ -86,6 +86,23 @@ for (const kind of STORE_KINDS) {
       t.equal(new Set(owners).size, 1)
     })
 
+    t.test('a durable map keeps records without a TTL, lists and removes them', async (t) => {
+      t.same(await store.mapAll('registrations'), {}, 'an absent map is empty')
+      t.equal(await store.mapGet('registrations', 'https://lms.example'), undefined)
+      await store.mapSet('registrations', 'https://lms.example', { client_ids: ['a'] })
+      await store.mapSet('registrations', 'https://other.example', { client_ids: ['b'] })
+      await store.mapSet('registrations', 'https://lms.example', { client_ids: ['a', 'c'] })
+      t.same(await store.mapGet('registrations', 'https://lms.example'), { client_ids: ['a', 'c'] }, 'mapSet overwrites')
+      t.same(await store.mapAll('registrations'), {
+        'https://lms.example': { client_ids: ['a', 'c'] },
+        'https://other.example': { client_ids: ['b'] }
+      })
+      t.same(await store.mapAll('other-map'), {}, 'maps are independent')
+      t.equal(await store.mapDelete('registrations', 'https://lms.example'), true)
+      t.equal(await store.mapDelete('registrations', 'https://lms.example'), false, 'a second delete finds nothing')
+      t.same(Object.keys(await store.mapAll('registrations')), ['https://other.example'])
+    })
+
     t.test('a non-positive TTL is refused', async (t) => {
       await t.rejects(store.put('bad', 1, 0), RangeError)
       await t.rejects(store.set('bad', 1, -5), RangeError)

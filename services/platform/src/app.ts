@@ -7,10 +7,12 @@ import keysPlugin from './plugins/keys.js'
 import launchesPlugin from './plugins/launches.js'
 import registryPlugin from './plugins/registry.js'
 import sessionsPlugin from './plugins/sessions.js'
+import adminTools from './routes/admin/tools.js'
 import launchApi from './routes/api/launches.js'
 import login from './routes/auth/login.js'
 import launchPage from './routes/launch/index.js'
 import authorize from './routes/lti/authorize.js'
+import registerRoutes from './routes/lti/register.js'
 import wellKnown from './routes/well-known/index.js'
 
 declare module 'fastify' {
@@ -55,6 +57,8 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   await fastify.register(launchPage)
   await fastify.register(authorize)
   await fastify.register(launchApi)
+  await fastify.register(registerRoutes)
+  await fastify.register(adminTools)
 }
 
 export default app

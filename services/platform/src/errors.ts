@@ -25,3 +25,9 @@ export const AuthRedirectUriNotRegistered = createError('PLATFORM_AUTH_REDIRECT_
 /* The launch API */
 export const ApiUnauthorized = createError('PLATFORM_UNAUTHORIZED', 'A valid launch API key is required (Authorization: Bearer <key>).', 401)
 export const LaunchLinkInvalid = createError('PLATFORM_LAUNCH_LINK_INVALID', 'This launch link has already been used or has expired. Go back to the site you came from and launch again.', 410)
+
+/* Dynamic registration (a tool registers by URL) */
+export const AdminRequired = createError('PLATFORM_ADMIN_REQUIRED', 'Only an administrator (a system or institution Administrator role) can manage tool registrations. Sign in as one.', 403)
+export const RegistrationUrlInvalid = createError('PLATFORM_REGISTRATION_URL_INVALID', 'The registration URL must be an http(s) URL, as the tool\'s documentation gives it. Paste it again.', 400)
+export const RegistrationTokenInvalid = createError('PLATFORM_REGISTRATION_TOKEN_INVALID', 'The registration token is missing, was already used or has expired. Start the registration again from the platform\'s "Register a tool by URL" page.', 401)
+export const RegistrationInvalid = createError<[string]>('PLATFORM_REGISTRATION_INVALID', 'The tool\'s registration cannot be accepted: %s.', 400)

@@ -13,6 +13,7 @@ import toolKeysPlugin from './plugins/tool-keys.js'
 import callbackRoutes from './routes/lti13/callback.js'
 import configRoutes from './routes/lti13/config.js'
 import loginRoutes from './routes/lti13/login.js'
+import registerRoutes from './routes/lti13/register.js'
 import authorizeRoutes from './routes/oauth2/authorize.js'
 import metadataRoutes from './routes/oauth2/metadata.js'
 import tokenRoutes from './routes/oauth2/token.js'
@@ -63,6 +64,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   await fastify.register(loginRoutes)
   await fastify.register(callbackRoutes)
   await fastify.register(configRoutes)
+  await fastify.register(registerRoutes)
   await fastify.register(authorizeRoutes)
   await fastify.register(tokenRoutes)
   await fastify.register(userinfoRoutes)

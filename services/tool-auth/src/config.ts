@@ -60,7 +60,13 @@ export const ToolAuthConfigSchema = Type.Object({
 
   RATE_LIMIT_MAX: Type.Integer({ minimum: 0, default: 3000, description: 'browser requests (login initiation, callback) per client address per RATE_LIMIT_WINDOW (0: off)' }),
   RATE_LIMIT_WINDOW: Type.Integer({ minimum: 1, maximum: 3600, default: 60, description: 'seconds over which the rate limits count' }),
-  CLIENT_AUTH_FAILURE_MAX: Type.Integer({ minimum: 0, default: 30, description: 'failed client authentications at the token endpoint per client id and address per RATE_LIMIT_WINDOW (0: off)' })
+  CLIENT_AUTH_FAILURE_MAX: Type.Integer({ minimum: 0, default: 30, description: 'failed client authentications at the token endpoint per client id and address per RATE_LIMIT_WINDOW (0: off)' }),
+  // LTI Dynamic Registration (register by URL).
+  DYNAMIC_REGISTRATION: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on', description: 'on: platforms may register by URL at /lti13/register, with a one-time link or REGISTRATION_SECRET' }),
+  REGISTRATION_SECRET: Type.Optional(Type.String({ minLength: 16, description: 'an operator secret that authorizes a registration on the confirmation page (without it, only one-time links do)' })),
+  REGISTRATION_LINK_TTL: Type.Integer({ minimum: 60, maximum: 2592000, default: 604800, description: 'seconds a one-time registration link lasts' }),
+  REGISTRATION_SHARED_ISSUERS: Type.Optional(Type.String({ description: 'comma list of issuers that may register from a configuration on another host (Canvas cloud: https://canvas.instructure.com)' })),
+  REGISTRATION_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 10000, description: "how long a call to a registering platform's configuration or registration endpoint may take" })
 })
 
 export type ToolAuthEnv = Static<typeof ToolAuthConfigSchema>
@@ -94,6 +100,8 @@ export interface ToolAuthConfig extends ToolAuthEnv {
   /** Lower-cased hosts (host or host:port); empty means "the host the request came to". */
   allowedHosts: string[]
   idTokenAlgorithms: string[]
+  /** Issuers exempt from the registration's issuer-host rule (an LMS whose instances share one issuer). */
+  registrationSharedIssuers: string[]
   staffRoles?: string[]
 }
 
@@ -105,7 +113,7 @@ export function readConfig (env: NodeJS.ProcessEnv = process.env): ToolAuthConfi
   const normalized = env.uri_scheme === undefined ? env : { ...env, uri_scheme: env.uri_scheme.toLowerCase() }
   const base = loadConfig(ToolAuthConfigSchema, normalized)
   const problems: string[] = []
-  const platforms = readPlatforms(base, problems)
+  const platforms = readPlatforms(base, problems, base.DYNAMIC_REGISTRATION === 'on')
   const oauthClients = readOAuthClients(base, problems)
 
   const idTokenAlgorithms = splitList(base.ID_TOKEN_ALGORITHMS)
@@ -124,7 +132,12 @@ export function readConfig (env: NodeJS.ProcessEnv = process.env): ToolAuthConfi
   if (allowedHosts.length === 0 && base.PUBLIC_URL !== undefined) allowedHosts = [new URL(base.PUBLIC_URL).host.toLowerCase()]
 
   if (problems.length > 0) throw new ConfigError(problems)
-  const config: ToolAuthConfig = { ...base, platforms, oauthClients, allowedHosts, idTokenAlgorithms }
+  const registrationSharedIssuers = splitList(base.REGISTRATION_SHARED_ISSUERS)
+  for (const issuer of registrationSharedIssuers) {
+    if (!isHttpUrl(issuer)) problems.push(`REGISTRATION_SHARED_ISSUERS: ${issuer} is not an http(s) URL`)
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  const config: ToolAuthConfig = { ...base, platforms, oauthClients, allowedHosts, idTokenAlgorithms, registrationSharedIssuers }
   if (base.STAFF_ROLES !== undefined) config.staffRoles = splitList(base.STAFF_ROLES)
   return config
 }
@@ -178,12 +191,17 @@ function namespacePart (value: unknown, name: string, where: string, problems: s
 }
 
 /** Defaults a platform entry falls back on: the global settings. */
-interface PlatformDefaults {
+export interface PlatformDefaults {
   usernameKey: string
   adminRoles: string[]
 }
 
-function checkPlatform (raw: unknown, where: string, problems: string[], defaults: PlatformDefaults): Platform | undefined {
+export function platformDefaults (env: ToolAuthEnv): PlatformDefaults {
+  return { usernameKey: env.username_key, adminRoles: env.ADMIN_ROLES === undefined ? [] : splitList(env.ADMIN_ROLES) }
+}
+
+/** One platform entry, in the platforms file's shape; also reads the registrations made by URL. */
+export function checkPlatform (raw: unknown, where: string, problems: string[], defaults: PlatformDefaults): Platform | undefined {
   if (typeof raw !== 'object' || raw === null) {
     problems.push(`${where}: a platform must be an object`)
     return undefined
@@ -224,7 +242,20 @@ function describeNamespace (namespace: NameSpace): string {
   return namespace.prefix === '' && namespace.suffix === '' ? 'no namespace' : `username_prefix "${namespace.prefix}", username_suffix "${namespace.suffix}"`
 }
 
-const isPlain = (platform: Platform): boolean => platform.namespace.prefix === '' && platform.namespace.suffix === ''
+const isPlain = (platform: Pick<Platform, 'namespace'>): boolean => platform.namespace.prefix === '' && platform.namespace.suffix === ''
+
+/** Whether two platforms' usernames can meet, by the rule the start applies (one plain platform may stay). */
+export function namesCanMeet (a: Pick<Platform, 'namespace'>, b: Pick<Platform, 'namespace'>): boolean {
+  return isPlain(a) === isPlain(b) && namespacesOverlap(a.namespace, b.namespace)
+}
+
+/** The first of `others` (another issuer) whose usernames can meet this platform's, if any. */
+export function namespaceConflict (platform: Platform, others: Iterable<Platform>): Platform | undefined {
+  for (const other of others) {
+    if (other.issuer !== platform.issuer && namesCanMeet(platform, other)) return other
+  }
+  return undefined
+}
 
 /**
  * Two platforms whose namespaces can produce the same username would hand
@@ -238,7 +269,7 @@ function checkNamespaces (platforms: Platform[], problems: string[]): void {
   for (let i = 0; i < platforms.length; i++) {
     for (let j = i + 1; j < platforms.length; j++) {
       const [a, b] = [platforms[i] as Platform, platforms[j] as Platform]
-      if (isPlain(a) !== isPlain(b) || !namespacesOverlap(a.namespace, b.namespace)) continue
+      if (!namesCanMeet(a, b)) continue
       problems.push(
         `platforms ${a.issuer} (${describeNamespace(a.namespace)}) and ${b.issuer} (${describeNamespace(b.namespace)}) ` +
         'can produce the same usernames, so one person of each could share a hub account: give each its own ' +
@@ -248,12 +279,9 @@ function checkNamespaces (platforms: Platform[], problems: string[]): void {
   }
 }
 
-function readPlatforms (env: ToolAuthEnv, problems: string[]): Platform[] {
+function readPlatforms (env: ToolAuthEnv, problems: string[], registerByUrl: boolean): Platform[] {
   const platforms: Platform[] = []
-  const defaults: PlatformDefaults = {
-    usernameKey: env.username_key,
-    adminRoles: env.ADMIN_ROLES === undefined ? [] : splitList(env.ADMIN_ROLES)
-  }
+  const defaults = platformDefaults(env)
   if (env.PLATFORMS_FILE !== undefined) {
     const data = readDocumentFile('PLATFORMS_FILE', env.PLATFORMS_FILE, problems)
     const list = Array.isArray(data) ? data : (data as { platforms?: unknown } | undefined)?.platforms
@@ -285,8 +313,9 @@ function readPlatforms (env: ToolAuthEnv, problems: string[]): Platform[] {
     seen.add(platform.issuer)
   }
   checkNamespaces(platforms, problems)
-  if (platforms.length === 0 && problems.length === 0) {
-    problems.push('no platform is registered: set issuer, client_id, authorize_url and jwks_endpoint, or PLATFORMS_FILE')
+  // With dynamic registration on, platforms may all come by URL later.
+  if (platforms.length === 0 && problems.length === 0 && !registerByUrl) {
+    problems.push('no platform is registered: set issuer, client_id, authorize_url and jwks_endpoint, or PLATFORMS_FILE (or DYNAMIC_REGISTRATION=on to register platforms by URL)')
   }
   return platforms
 }

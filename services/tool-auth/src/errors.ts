@@ -75,3 +75,28 @@ export const RateLimited = createError<[number]>('TOOL_AUTH_RATE_LIMITED',
   'Too many requests from your network address right now. Wait %s seconds, then launch the tool again from your course.', 429)
 export const ClientAuthRateLimited = createError<[number]>('TOOL_AUTH_RATE_LIMITED',
   'Too many failed client authentications for this client id from this address. Check the client_secret the hub is configured with, then try again in %s seconds.', 429)
+// Dynamic registration (register by URL). A platform that cannot be read or
+// refuses is a 422, not a 502: the operator must see the platform's reason,
+// and the kit hides the message of a 5xx.
+export const RegistrationOff = createError('TOOL_AUTH_REGISTRATION_OFF',
+  'Registration by URL is turned off for this tool. Ask the tool\'s operator for its platform settings (or to set DYNAMIC_REGISTRATION=on).', 404)
+export const RegistrationParamInvalid = createError<[string]>('TOOL_AUTH_REGISTRATION_PARAM_INVALID',
+  'This registration request is not one the tool can act on: %s. Start the registration again from the platform\'s "register by URL" page.', 400)
+export const RegistrationNotAuthorized = createError<[string]>('TOOL_AUTH_REGISTRATION_NOT_AUTHORIZED',
+  'This registration is not authorized: %s. Ask the tool\'s operator for a one-time registration link (or the registration secret), and paste that link into the platform.', 403)
+export const RegistrationLinkInvalid = createError('TOOL_AUTH_REGISTRATION_LINK_INVALID',
+  'This registration link has already been used, has expired, or was never issued. Ask the tool\'s operator for a new one-time registration link.', 403)
+export const RegistrationConfigurationUnavailable = createError<[string]>('TOOL_AUTH_REGISTRATION_CONFIGURATION_UNAVAILABLE',
+  'The platform\'s OpenID configuration cannot be read (%s). Check that the platform is reachable from the tool, then start the registration again.', 422)
+export const RegistrationConfigurationInvalid = createError<[string]>('TOOL_AUTH_REGISTRATION_CONFIGURATION_INVALID',
+  'The platform\'s OpenID configuration cannot be used for LTI: %s. Tell the platform\'s administrator; nothing was registered.', 422)
+export const RegistrationIssuerMismatch = createError<[string, string]>('TOOL_AUTH_REGISTRATION_ISSUER_MISMATCH',
+  'The platform calls itself "%s", but its configuration was read from %s, another host. LTI Dynamic Registration requires the two to match; nothing was registered.', 422)
+export const RegistrationExpired = createError('TOOL_AUTH_REGISTRATION_EXPIRED',
+  'This registration was already completed or has expired. Start it again from the platform\'s "register by URL" page.', 400)
+export const RegistrationConflict = createError<[string]>('TOOL_AUTH_REGISTRATION_CONFLICT',
+  'The platform "%s" is already in the tool\'s platforms file, which wins over registrations by URL. Edit that file instead, or remove the platform from it first.', 409)
+export const RegistrationEndpointsChanged = createError<[string]>('TOOL_AUTH_REGISTRATION_ENDPOINTS_CHANGED',
+  'The platform "%s" is already registered with another sign-in endpoint or key set. A registration cannot move a registered platform\'s keys; the tool\'s operator must remove it first (registrations remove), then register it again.', 409)
+export const RegistrationRefused = createError<[string]>('TOOL_AUTH_REGISTRATION_REFUSED',
+  'The platform did not accept the tool\'s registration (%s). Nothing was stored; start the registration again from the platform (its registration token may have expired).', 422)

@@ -66,7 +66,7 @@ t.test('PLATFORMS_FILE may be YAML', async (t) => {
 t.test('bad settings stop the start, each named', async (t) => {
   const dir = t.testdir({ 'bad.json': '{ not json', 'dup.json': JSON.stringify([{ ...platformEnv, client_ids: ['c1'] }]) })
   const cases: Array<[Record<string, string>, RegExp]> = [
-    [{}, /no platform is registered/],
+    [{ DYNAMIC_REGISTRATION: 'off' }, /no platform is registered/],
     [{ ...platformEnv, jwks_endpoint: 'not a url' }, /jwks_endpoint/],
     [{ issuer: 'https://x' }, /client_ids/],
     [{ ...platformEnv, PLATFORMS_FILE: join(dir, 'missing.json') }, /PLATFORMS_FILE: .*cannot read/],

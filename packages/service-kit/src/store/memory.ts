@@ -13,6 +13,7 @@ interface Entry {
 export class MemoryStore implements Store {
   readonly kind = 'memory'
   readonly #entries = new Map<string, Entry>()
+  readonly #maps = new Map<string, Map<string, string>>()
   readonly #prefix: string
   readonly #sweeper: NodeJS.Timeout
   readonly #now: () => number
@@ -82,11 +83,34 @@ export class MemoryStore implements Store {
     return results
   }
 
+  async mapSet (map: string, field: string, value: unknown): Promise<void> {
+    const key = this.#prefix + map
+    let records = this.#maps.get(key)
+    if (records === undefined) this.#maps.set(key, records = new Map())
+    records.set(field, JSON.stringify(value))
+  }
+
+  async mapGet<T> (map: string, field: string): Promise<T | undefined> {
+    const raw = this.#maps.get(this.#prefix + map)?.get(field)
+    return raw === undefined ? undefined : JSON.parse(raw) as T
+  }
+
+  async mapAll<T> (map: string): Promise<Record<string, T>> {
+    const records: Record<string, T> = {}
+    for (const [field, raw] of this.#maps.get(this.#prefix + map) ?? []) records[field] = JSON.parse(raw) as T
+    return records
+  }
+
+  async mapDelete (map: string, field: string): Promise<boolean> {
+    return this.#maps.get(this.#prefix + map)?.delete(field) ?? false
+  }
+
   async ping (): Promise<void> {}
 
   async close (): Promise<void> {
     clearInterval(this.#sweeper)
     this.#entries.clear()
+    this.#maps.clear()
   }
 
   #write (key: string, value: unknown, ttlSeconds: number): void {

@@ -173,6 +173,24 @@ export class RedisStore implements Store {
     })
   }
 
+  async mapSet (map: string, field: string, value: unknown): Promise<void> {
+    await this.#run(() => this.redis.hset(this.prefix + map, field, JSON.stringify(value)))
+  }
+
+  async mapGet<T> (map: string, field: string): Promise<T | undefined> {
+    const raw = await this.#run(() => this.redis.hget(this.prefix + map, field))
+    return raw === null ? undefined : JSON.parse(raw) as T
+  }
+
+  async mapAll<T> (map: string): Promise<Record<string, T>> {
+    const raw = await this.#run(() => this.redis.hgetall(this.prefix + map))
+    return Object.fromEntries(Object.entries(raw).map(([field, value]) => [field, JSON.parse(value) as T]))
+  }
+
+  async mapDelete (map: string, field: string): Promise<boolean> {
+    return (await this.#run(() => this.redis.hdel(this.prefix + map, field))) > 0
+  }
+
   async ping (): Promise<void> {
     await this.#run(() => this.redis.ping())
   }

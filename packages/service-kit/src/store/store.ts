@@ -31,6 +31,19 @@ export interface Store {
    * value (or undefined) for get and take, the bound owner for bind.
    */
   batch (operations: readonly StoreOperation[]): Promise<unknown[]>
+  /*
+   * Durable maps: named sets of records that an operator creates and
+   * removes (dynamic registrations), without a TTL, listable. On Redis one
+   * hash per map, so a record written by one replica is read at once by
+   * every other; Redis must then persist (RDB or AOF) to keep them.
+   */
+  /** Writes (or overwrites) one record of a map. */
+  mapSet (map: string, field: string, value: unknown): Promise<void>
+  mapGet<T = unknown> (map: string, field: string): Promise<T | undefined>
+  /** Every record of a map, by field. */
+  mapAll<T = unknown> (map: string): Promise<Record<string, T>>
+  /** Removes one record; returns whether it was there. */
+  mapDelete (map: string, field: string): Promise<boolean>
   /** Resolves when the backing store answers; rejects with StoreUnavailableError otherwise. */
   ping (): Promise<void>
   close (): Promise<void>

@@ -105,3 +105,21 @@ export function parseRegistrations (text: string | undefined): Registration[] {
     return normalize(entry)
   })
 }
+
+/** The store map of tools registered by URL (LTI Dynamic Registration), by client_id. */
+export const REGISTERED_TOOLS_MAP = 'tools'
+
+/** A tool registered by URL, as stored: its entry in the registrations file's shape, and where it came from. */
+export interface StoredTool {
+  tool: Static<typeof RegistrationSchema>
+  /** The messages the tool registered (LTI-DR `messages`), kept for deep linking. */
+  messages: unknown[]
+  registered_at: string
+  registered_by: string
+}
+
+/** A stored tool, checked as a file entry is. */
+export function registrationOf (stored: StoredTool): Registration {
+  const [registration] = parseRegistrations(JSON.stringify([stored.tool]))
+  return registration as Registration
+}

@@ -101,8 +101,12 @@ export class PlatformKeySet {
 }
 
 export interface Jwks {
-  /** The key lookup for an issuer's tokens, cached across requests. */
-  keySet: (issuer: string) => PlatformKeySet
+  /**
+   * The key lookup for an issuer's tokens, cached across requests. A
+   * platform registered by URL gets its set on first use (by issuer and
+   * JWKS URL, so a re-registration with another URL starts afresh).
+   */
+  keySet: (issuer: string, jwksEndpoint?: string) => PlatformKeySet
 }
 
 declare module 'fastify' {
@@ -116,10 +120,13 @@ export default fp(async function jwksPlugin (fastify) {
   const sets = new Map(fastify.platforms.all.map((platform) =>
     [platform.issuer, new PlatformKeySet(platform.jwksEndpoint, settings, fastify.log)]))
   fastify.decorate('jwks', {
-    keySet (issuer: string): PlatformKeySet {
+    keySet (issuer: string, jwksEndpoint?: string): PlatformKeySet {
       const set = sets.get(issuer)
-      if (set === undefined) throw new Error(`no key set for ${issuer}`)
-      return set
+      if (set !== undefined && (jwksEndpoint === undefined || set.url === jwksEndpoint)) return set
+      if (jwksEndpoint === undefined) throw new Error(`no key set for ${issuer}`)
+      const registered = new PlatformKeySet(jwksEndpoint, settings, fastify.log)
+      sets.set(issuer, registered)
+      return registered
     }
   })
 }, { name: 'tool-auth-jwks', dependencies: ['tool-auth-platforms'] })

@@ -76,8 +76,8 @@ const launchApi: FastifyPluginAsyncTypebox = async (fastify) => {
   }
 
   /** The launch a request describes; throws the 4xx a host site can act on. */
-  const launchInput = (body: LaunchRequest): LaunchInput => {
-    const tool = registry.tool(body.client_id)
+  const launchInput = async (body: LaunchRequest): Promise<LaunchInput> => {
+    const tool = await registry.tool(body.client_id)
     if (tool === undefined) throw new UnknownTool(body.client_id)
     if (body.deployment_id !== undefined && !tool.deploymentIds.includes(body.deployment_id)) {
       throw new UnknownDeployment(body.deployment_id, tool.clientId)
@@ -118,7 +118,7 @@ const launchApi: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     reply.removeHeader('www-authenticate')
-    const input = launchInput(request.body)
+    const input = await launchInput(request.body)
     // Built now, so that a launch the tool (or the hub) would refuse is refused to the host, not to the browser.
     checkLaunchUsernames(input, deliverableLaunchClaims(input, registry.identity))
     const ticket = randomToken()
@@ -134,7 +134,7 @@ const launchApi: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const ticket = await store.take<Ticket>(ticketKey(request.params.ticket))
     if (ticket === undefined) throw new LaunchLinkInvalid()
-    const input = launchInput(ticket.request)
+    const input = await launchInput(ticket.request)
     // A session good for this launch only: it cannot use the launch page.
     // It is written with the launch's message hint, in one round trip.
     const { session, write } = sessions.open(reply, { kind: 'launch', userId: input.user.id }, config.MESSAGE_HINT_TTL)

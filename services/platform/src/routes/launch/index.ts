@@ -4,6 +4,7 @@ import { Type } from 'typebox'
 import { tokensMatch } from '../../lib/csrf.js'
 import type { Launcher } from '../../lib/launch.js'
 import type { DirectoryUser } from '../../lib/users.js'
+import { isAdmin } from '../admin/tools.js'
 import { CsrfFailed, ImageNotOffered, SignInRequired, UnknownCourse, UnknownTool } from '../../errors.js'
 
 const LaunchBody = Type.Object({
@@ -39,7 +40,7 @@ const launchPage: FastifyPluginAsyncTypebox = async (fastify) => {
     const user = session?.kind === 'user' ? registry.user(session.userId) : undefined
     if (session === undefined || user === undefined) return await reply.redirect('/login', 303)
     const courses = Object.keys(user.courses).map((id) => registry.course(id)).filter((course) => course !== undefined)
-    const tools = registry.tools
+    const tools = await registry.allTools()
     reply.header('cache-control', 'no-store')
     return await reply.type('text/html; charset=utf-8').send(page({
       title: `Launch · ${config.PLATFORM_NAME}`,
@@ -59,6 +60,7 @@ ${tools.some((tool) => tool.images.length > 0)
   : ''}
 <p><button type="submit">Launch</button></p>
 </form>`}
+${isAdmin(user) ? html`<p><a href="/admin/tools">Tools: registrations, register a tool by URL</a></p>` : ''}
 <form method="post" action="/logout"><input type="hidden" name="csrf" value="${session.csrf}"><button type="submit">Sign out</button></form>`
     }))
   })
@@ -68,7 +70,7 @@ ${tools.some((tool) => tool.images.length > 0)
     const user = session?.kind === 'user' ? registry.user(session.userId) : undefined
     if (session === undefined || user === undefined) throw new SignInRequired()
     if (!tokensMatch(session.csrf, request.body.csrf)) throw new CsrfFailed()
-    const tool = registry.tool(request.body.client_id)
+    const tool = await registry.tool(request.body.client_id)
     if (tool === undefined) throw new UnknownTool(request.body.client_id)
     const courseRoles = user.courses[request.body.course]
     const course = registry.course(request.body.course)

@@ -39,7 +39,7 @@ const authorize: FastifyPluginAsyncTypebox = async (fastify) => {
     }
 
     const clientId = params.client_id
-    const tool = clientId === undefined ? undefined : registry.tool(clientId)
+    const tool = clientId === undefined ? undefined : await registry.tool(clientId)
     if (tool === undefined) throw new AuthUnknownClient()
     const redirectUri = params.redirect_uri
     if (redirectUri === undefined || !tool.redirectUris.includes(redirectUri)) throw new AuthRedirectUriNotRegistered()

@@ -42,12 +42,12 @@ const callbackRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const state = await store.take<LoginState>(`state:${body.state}`)
     if (state === undefined) throw new StateUnknown()
 
-    const platform = fastify.platforms.get(state.issuer)
+    const platform = await fastify.platforms.get(state.issuer)
     const claims = await verifyIdToken(body.id_token, {
       platform,
       clientId: state.clientId,
       nonce: state.nonce,
-      keySet: fastify.jwks.keySet(platform.issuer),
+      keySet: fastify.jwks.keySet(platform.issuer, platform.jwksEndpoint),
       algorithms: config.idTokenAlgorithms,
       leeway: config.time_leeway,
       maxAge: config.max_age

@@ -42,7 +42,7 @@ const loginRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     for (const name of REQUIRED) {
       if (typeof params[name] !== 'string' || params[name].trim() === '') throw new LoginParamMissing(name)
     }
-    const platform = platforms.get(params.iss as string)
+    const platform = await platforms.get(params.iss as string)
     const clientId = platforms.clientFor(platform, params.client_id)
     const deploymentId = params.lti_deployment_id
     if (deploymentId !== undefined && deploymentId !== '' && platform.deploymentIds.length > 0 && !platform.deploymentIds.includes(deploymentId)) {
