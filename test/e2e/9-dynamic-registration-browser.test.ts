@@ -17,7 +17,7 @@ import { planStack, servicesDir, startStack, USERS } from './stack.js'
 
 const run = promisify(execFile)
 const started = Date.now()
-const plan = await planStack('s8')
+const plan = await planStack('s9')
 const stack = await startStack(t, plan, { tools: [], registerByUrl: true })
 const browser = await launchChromium(t)
 t.comment(`stack and chromium ready in ${Date.now() - started} ms`)

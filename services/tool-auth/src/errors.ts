@@ -100,3 +100,5 @@ export const RegistrationEndpointsChanged = createError<[string]>('TOOL_AUTH_REG
   'The platform "%s" is already registered with another sign-in endpoint or key set. A registration cannot move a registered platform\'s keys; the tool\'s operator must remove it first (registrations remove), then register it again.', 409)
 export const RegistrationRefused = createError<[string]>('TOOL_AUTH_REGISTRATION_REFUSED',
   'The platform did not accept the tool\'s registration (%s). Nothing was stored; start the registration again from the platform (its registration token may have expired).', 422)
+export const RegistrationNamespaceTaken = createError<[string, string]>('TOOL_AUTH_REGISTRATION_NAMESPACE_TAKEN',
+  'The usernames of this platform could be the same as those of the platform "%s" (%s), so one person of each could share a hub account. Choose another text before (or after) every username, then confirm again; nothing was registered.', 409)

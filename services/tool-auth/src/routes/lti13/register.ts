@@ -7,6 +7,7 @@ import {
   RegistrationConflict,
   RegistrationExpired,
   RegistrationLinkInvalid,
+  RegistrationNamespaceTaken,
   RegistrationNotAuthorized,
   RegistrationOff,
   RegistrationParamInvalid
@@ -29,6 +30,7 @@ import {
   type StoredRegistration
 } from '../../lib/registration.js'
 import { publicBase } from '../../lib/urls.js'
+import { checkPlatform, namespaceConflict, platformDefaults, type Platform } from '../../config.js'
 
 /** A one-time registration link, as the operator's command stores it. */
 export interface RegistrationLink {
@@ -197,6 +199,34 @@ ${token === undefined ? '' : html`<input type="hidden" name="registration_token"
     return await review(request, reply, url, request.body.registration_token, { authorizedBy: 'secret' })
   })
 
+  /**
+   * A person is (issuer, sub): the namespace chosen for a new platform must
+   * not let its usernames meet those of a configured or registered one, by
+   * the rule the start applies to the platforms file. Checked before the
+   * link is spent and before the platform hears of it.
+   */
+  async function assertOwnNamespace (configuration: PendingRegistration['configuration'], body: { username_prefix?: string, username_suffix?: string, username_key?: string }): Promise<void> {
+    const problems: string[] = []
+    const candidate = checkPlatform({
+      issuer: configuration.issuer,
+      client_ids: ['(assigned by the platform)'],
+      authorize_url: configuration.authorizationEndpoint,
+      jwks_endpoint: configuration.jwksUri,
+      username_prefix: body.username_prefix ?? '',
+      username_suffix: body.username_suffix ?? '',
+      ...(body.username_key !== undefined && body.username_key !== '' ? { username_key: body.username_key } : {})
+    }, 'this registration', problems, platformDefaults(config))
+    if (candidate === undefined) throw new RegistrationParamInvalid(problems.join('; '))
+    const registered = (await platforms.registered())
+      .map((stored) => checkPlatform(stored, stored.issuer, [], platformDefaults(config)))
+      .filter((platform): platform is Platform => platform !== undefined)
+    const conflict = namespaceConflict(candidate, [...platforms.all, ...registered])
+    if (conflict !== undefined) {
+      const described = conflict.namespace.prefix === '' && conflict.namespace.suffix === '' ? 'no namespace' : `"${conflict.namespace.prefix}" … "${conflict.namespace.suffix}"`
+      throw new RegistrationNamespaceTaken(conflict.issuer, described)
+    }
+  }
+
   fastify.post('/lti13/register/confirm', {
     config: routeConfig,
     schema: { body: ConfirmBody, response: { 200: Html } }
@@ -207,6 +237,7 @@ ${token === undefined ? '' : html`<input type="hidden" name="registration_token"
     if (pending === undefined) throw new RegistrationExpired()
     const { configuration } = pending
     if (platforms.configured(configuration.issuer)) throw new RegistrationConflict(configuration.issuer)
+    await assertOwnNamespace(configuration, body)
     // The link is spent here, once: two confirmations cannot both use it.
     const linkKey = pending.link === undefined ? undefined : `${LINK_PREFIX}${pending.link}`
     const link = linkKey === undefined ? undefined : await store.take<RegistrationLink>(linkKey)

@@ -355,3 +355,24 @@ t.test('the operator command lists and removes registrations; a removed platform
   t.equal(login.statusCode, 400)
   t.equal(login.json().code, 'TOOL_AUTH_ISSUER_UNKNOWN')
 })
+
+t.test("a registration whose usernames could meet a configured platform's is refused until it has its own namespace", async (t) => {
+  // TEST_ENV configures one plain platform; a second plain one could hand its names to other people.
+  const app = await build(t)
+  const dr = await startRegisteringPlatform(t)
+  const { url } = await createLink(app.store, app.config)
+  const link = new URL(url).searchParams.get('link') as string
+  const review = await app.inject({ method: 'GET', url: registerUrl(dr, { link }) })
+  t.equal(review.statusCode, 200, review.body)
+  const plain = await confirm(app, pendingOf(review.body), { username_prefix: '', username_suffix: '' })
+  t.equal(plain.statusCode, 409)
+  t.equal(plain.json().code, 'TOOL_AUTH_REGISTRATION_NAMESPACE_TAKEN')
+  t.match(plain.json().message, 'https://platform.invalid')
+  t.equal(dr.registrations.length, 0, 'the platform never heard of it')
+
+  const again = await app.inject({ method: 'GET', url: registerUrl(dr, { link }) })
+  t.equal(again.statusCode, 200, 'the link was not spent')
+  const own = await confirm(app, pendingOf(again.body), { username_prefix: 'lms1-', username_suffix: '' })
+  t.equal(own.statusCode, 200, own.body)
+  t.same((await app.platforms.get(dr.issuer)).namespace, { prefix: 'lms1-', suffix: '' })
+})
