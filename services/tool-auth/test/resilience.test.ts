@@ -23,7 +23,7 @@ t.test('Redis down: a login is a 503 with Retry-After, not a 500', async (t) => 
   const config = readConfig({ ...TEST_ENV, ...platform.env })
   // What RedisStore does while Redis is away: every command fails with StoreUnavailableError.
   const down = async (): Promise<never> => { throw new StoreUnavailableError('connection refused') }
-  const store: Store = { kind: 'redis', put: down, take: down, claim: down, putNew: down, get: down, set: down, delete: down, batch: down, ping: down, close: async () => {} }
+  const store: Store = { kind: 'redis', put: down, take: down, claim: down, putNew: down, get: down, set: down, delete: down, batch: down, mapSet: down, mapEntries: down, mapDelete: down, ping: down, close: async () => {} }
   const server = createServer({ service: 'tool-auth', config, logger: false })
   await server.register(fp(app), { config, store })
   await server.ready()

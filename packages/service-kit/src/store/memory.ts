@@ -13,6 +13,7 @@ interface Entry {
 export class MemoryStore implements Store {
   readonly kind = 'memory'
   readonly #entries = new Map<string, Entry>()
+  readonly #maps = new Map<string, Map<string, string>>()
   readonly #prefix: string
   readonly #sweeper: NodeJS.Timeout
   readonly #now: () => number
@@ -75,11 +76,30 @@ export class MemoryStore implements Store {
     return results
   }
 
+  async mapSet (key: string, field: string, value: unknown): Promise<void> {
+    const map = this.#maps.get(this.#prefix + key) ?? new Map<string, string>()
+    map.set(field, JSON.stringify(value))
+    this.#maps.set(this.#prefix + key, map)
+  }
+
+  async mapEntries<T> (key: string): Promise<Record<string, T>> {
+    const map = this.#maps.get(this.#prefix + key)
+    return Object.fromEntries([...(map ?? [])].map(([field, value]) => [field, JSON.parse(value) as T]))
+  }
+
+  async mapDelete (key: string, field: string): Promise<boolean> {
+    const map = this.#maps.get(this.#prefix + key)
+    const existed = map?.delete(field) ?? false
+    if (map?.size === 0) this.#maps.delete(this.#prefix + key)
+    return existed
+  }
+
   async ping (): Promise<void> {}
 
   async close (): Promise<void> {
     clearInterval(this.#sweeper)
     this.#entries.clear()
+    this.#maps.clear()
   }
 
   #write (key: string, value: unknown, ttlSeconds: number): void {

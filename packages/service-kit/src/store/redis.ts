@@ -149,6 +149,19 @@ export class RedisStore implements Store {
     })
   }
 
+  async mapSet (key: string, field: string, value: unknown): Promise<void> {
+    await this.#run(() => this.redis.hset(this.prefix + key, field, JSON.stringify(value)))
+  }
+
+  async mapEntries<T> (key: string): Promise<Record<string, T>> {
+    const raw = await this.#run(() => this.redis.hgetall(this.prefix + key))
+    return Object.fromEntries(Object.entries(raw).map(([field, value]) => [field, JSON.parse(value) as T]))
+  }
+
+  async mapDelete (key: string, field: string): Promise<boolean> {
+    return (await this.#run(() => this.redis.hdel(this.prefix + key, field))) > 0
+  }
+
   async ping (): Promise<void> {
     await this.#run(() => this.redis.ping())
   }

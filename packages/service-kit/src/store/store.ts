@@ -25,6 +25,17 @@ export interface Store {
    * value (or undefined) for get and take.
    */
   batch (operations: readonly StoreOperation[]): Promise<unknown[]>
+  /**
+   * Durable records (a Redis hash, no TTL): things an operator or a person
+   * made that must outlive a restart, such as a course's deep links. Each
+   * field is written and deleted atomically, so two writers never lose one
+   * another's fields.
+   */
+  mapSet (key: string, field: string, value: unknown): Promise<void>
+  /** Every field of a durable record; `{}` when there is none. */
+  mapEntries<T = unknown> (key: string): Promise<Record<string, T>>
+  /** Removes one field of a durable record; whether it was there. */
+  mapDelete (key: string, field: string): Promise<boolean>
   /** Resolves when the backing store answers; rejects with StoreUnavailableError otherwise. */
   ping (): Promise<void>
   close (): Promise<void>
