@@ -8,9 +8,12 @@ import launchesPlugin from './plugins/launches.js'
 import registryPlugin from './plugins/registry.js'
 import sessionsPlugin from './plugins/sessions.js'
 import launchApi from './routes/api/launches.js'
+import linksApi from './routes/api/links.js'
 import login from './routes/auth/login.js'
 import launchPage from './routes/launch/index.js'
+import coursePages from './routes/courses/index.js'
 import authorize from './routes/lti/authorize.js'
+import deepLinkReturn from './routes/lti/deep-link-return.js'
 import wellKnown from './routes/well-known/index.js'
 
 declare module 'fastify' {
@@ -48,6 +51,9 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   await fastify.register(launchPage)
   await fastify.register(authorize)
   await fastify.register(launchApi)
+  await fastify.register(coursePages)
+  await fastify.register(deepLinkReturn)
+  await fastify.register(linksApi)
 }
 
 export default app

@@ -37,7 +37,8 @@ export const PlatformConfigSchema = Type.Object({
   ID_TOKEN_TTL: Seconds(300, 'id_token lifetime (exp - iat), in seconds'),
   MESSAGE_HINT_TTL: Seconds(300, 'how long a started launch waits for the tool, in seconds'),
   LAUNCH_URL_TTL: Seconds(60, 'how long a one-time launch URL from the launch API lasts, in seconds'),
-  NONCE_TTL: Seconds(86400, 'how long a nonce is remembered per client, in seconds')
+  NONCE_TTL: Seconds(86400, 'how long a nonce is remembered per client, in seconds'),
+  DEEP_LINK_TTL: Seconds(1800, 'how long a deep linking request waits for the tool\'s answer (the instructor choosing), in seconds')
 })
 
 export type PlatformEnv = Static<typeof PlatformConfigSchema>
