@@ -92,6 +92,8 @@ t.test('staff add a link with the tool\'s picker; a learner sees it and launches
   const { app, tool } = await setup(t)
   const grace = new Browser(app)
   await signIn(grace, 'grace')
+  const discovery = (await app.inject('/.well-known/openid-configuration')).json()
+  t.same(discovery['https://purl.imsglobal.org/spec/lti-platform-configuration'].messages_supported.map((m: { type: string }) => m.type), ['LtiResourceLinkRequest', 'LtiDeepLinkingRequest'], 'the platform says it sends deep linking requests')
   const home = await grace.get('/')
   t.match(home.body, 'href="/courses/ds101"', 'the launch page leads to the course pages')
   const course = await grace.get('/courses/ds101')

@@ -29,7 +29,7 @@ const deepLinkRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const chosen = (Array.isArray(body.image) ? body.image : body.image === undefined ? [] : [body.image]).map((image) => image.trim())
     if (chosen.length > 1 && !pick.acceptMultiple) throw new DeepLinkOneOnly()
     if (pick.offered !== undefined) {
-      if (chosen.length === 0) throw new DeepLinkImageNotOffered('')
+      if (chosen.length === 0) throw new DeepLinkImageNotOffered('(none chosen)')
       for (const image of chosen) if (!pick.offered.includes(image)) throw new DeepLinkImageNotOffered(image.slice(0, 200))
     }
     // Checked first, taken once: a second submission (another tab, a replay) finds nothing.
