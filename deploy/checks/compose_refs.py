@@ -87,7 +87,9 @@ if tools_file.get("client_id") != tool.get("client_id"):
 tools = yaml.safe_load((base / "compose/platform-tools.yaml").read_text())["tools"]
 policy = yaml.safe_load((base / "compose/image-policy.yaml").read_text())
 allowed = policy["allowed"]
-allowed = set(allowed.values()) | set(allowed) if isinstance(allowed, dict) else set(allowed)
+# An entry is an image, or {image, name, description} (the deep linking picker's words).
+image_of = lambda entry: entry["image"] if isinstance(entry, dict) else entry  # noqa: E731
+allowed = {image_of(v) for v in allowed.values()} | set(allowed) if isinstance(allowed, dict) else {image_of(v) for v in allowed}
 for tool in tools:
     for image in tool.get("images", []):
         value = image["value"] if isinstance(image, dict) else image

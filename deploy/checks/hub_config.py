@@ -99,6 +99,8 @@ def compose_mode(path):
         problems.append(f"{path}: auth state cannot be encrypted: {err}")
     policy = yaml.safe_load((root / "deploy/compose/image-policy.yaml").read_text())
     allowed = policy["allowed"].values() if isinstance(policy["allowed"], dict) else policy["allowed"]
+    # An entry is an image, or {image, name, description} (the deep linking picker's words).
+    allowed = [entry["image"] if isinstance(entry, dict) else entry for entry in allowed]
     if set(allowed) != set(config.DockerSpawner.allowed_images):
         problems.append(
             f"DockerSpawner.allowed_images {sorted(config.DockerSpawner.allowed_images)} "
@@ -152,7 +154,7 @@ def z2jh_mode(path):
         if pairs != choices:
             problems.append(f"{path}: profile choices {choices} differ from the chart's HUB_KUBESPAWNER_CHOICES {pairs}")
         allowed = broker["imagePolicy"]["allowed"]
-        allowed = set(allowed.values() if isinstance(allowed, dict) else allowed)
+        allowed = {e["image"] if isinstance(e, dict) else e for e in (allowed.values() if isinstance(allowed, dict) else allowed)}
         if allowed != set(choices.values()):
             problems.append(f"{path}: profile images {sorted(choices.values())} differ from the chart's image policy {sorted(allowed)}")
         # What KubeSpawner does with the user_options the broker sends: each

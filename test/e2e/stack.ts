@@ -93,6 +93,8 @@ export interface ToolRegistration {
   target_link_uri: string
   redirect_uris: string[]
   jwks_uri?: string
+  /** Where the platform sends deep linking requests (course staff adding links). */
+  deep_linking_url?: string
   custom?: Record<string, string>
   images?: Array<string | { value: string, label: string }>
   send_name?: boolean

@@ -36,11 +36,14 @@ export interface LtijsProcessConfig {
   recordFile: string
   /** ltijs's Dynamic Registration service (its /register route), with platforms activated on registration. */
   dynReg?: { url: string, name: string }
+  /** The content item ltijs answers a deep linking request with (ltijs's own DeepLinking service signs it). */
+  deepLinkingItem?: Record<string, unknown>
 }
 
 /** One launch as ltijs's onConnect saw it. */
 export interface LtijsLaunchRecord {
-  kind: 'launch'
+  /** A resource link launch (onConnect), or a deep linking request (onDeepLinking). */
+  kind: 'launch' | 'deep-linking'
   at: string
   path: string
   query: Record<string, unknown>
@@ -72,6 +75,8 @@ interface LtiProvider {
   setup: (key: string, db: { plugin: object }, options: object) => LtiProvider
   whitelist: (...routes: Array<string | { route: string, method: string }>) => void
   onConnect: (handler: (token: Record<string, unknown>, req: Req, res: Res) => unknown) => void
+  onDeepLinking: (handler: (token: Record<string, unknown>, req: Req, res: Res) => unknown) => void
+  DeepLinking: { createDeepLinkingForm: (token: Record<string, unknown>, items: object[], options?: object) => Promise<string> }
   onInvalidToken: (handler: Handler) => void
   onSessionTimeout: (handler: Handler) => void
   onUnregisteredPlatform: (handler: Handler) => void
@@ -148,6 +153,25 @@ lti.onConnect((token, req, res) => {
 <tr><th>Course</th><td id="context">${html(course.id ?? '')} ${html(course.title ?? course.label ?? '')}</td></tr>
 <tr><th>Custom</th><td id="custom">${html(JSON.stringify(context.custom ?? {}))}</td></tr>
 </table></body></html>`)
+})
+
+// A deep linking request: record it, and answer at once with the configured item, as ltijs's docs show.
+lti.onDeepLinking(async (token, req, res) => {
+  const context = (res.locals.context ?? token.platformContext ?? {}) as Record<string, unknown>
+  const entry: LtijsLaunchRecord = {
+    kind: 'deep-linking',
+    at: new Date().toISOString(),
+    path: req.path,
+    query: Object.fromEntries(Object.entries(req.query).filter(([name]) => name !== 'ltik')),
+    token: JSON.parse(JSON.stringify(token)) as Record<string, unknown>,
+    context: JSON.parse(JSON.stringify(context)) as Record<string, unknown>
+  }
+  launches.push(entry)
+  record(entry)
+  const item = config.deepLinkingItem ?? { type: 'ltiResourceLink', title: 'An ltijs resource', url: `http://127.0.0.1:${config.port}${config.appRoute}` }
+  const form = await lti.DeepLinking.createDeepLinkingForm(token, [item], { message: 'Added by the ltijs tool.' })
+  res.setHeader('content-type', 'text/html; charset=utf-8')
+  return res.send(form)
 })
 
 const refuse = (kind: LtijsRefusalRecord['kind'], status: number): Handler => (req, res) => {

@@ -37,6 +37,8 @@ export interface LtijsToolOptions {
   /** ltijs's debug output (DEBUG=provider:*) in the log. */
   debug?: boolean
   timeoutMs?: number
+  /** The content item ltijs answers deep linking requests with (default: one ltiResourceLink to its launch URL). */
+  deepLinkingItem?: Record<string, unknown>
 }
 
 export interface LtijsTool {
@@ -81,7 +83,8 @@ export async function startLtijsTool (t: Teardown, options: LtijsToolOptions): P
     devMode: options.devMode ?? false,
     cookies: options.cookies ?? { secure: false, sameSite: '' },
     recordFile,
-    ...(options.dynamicRegistration === true ? { dynReg: { url: `http://127.0.0.1:${port}`, name } } : {})
+    ...(options.dynamicRegistration === true ? { dynReg: { url: `http://127.0.0.1:${port}`, name } } : {}),
+    ...(options.deepLinkingItem === undefined ? {} : { deepLinkingItem: options.deepLinkingItem })
   }
   const url = `http://127.0.0.1:${port}`
   // Registered after the database's teardown, so it runs first: the tool stops, then its database goes.

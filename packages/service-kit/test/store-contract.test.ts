@@ -141,6 +141,19 @@ for (const kind of STORE_KINDS) {
       t.equal(await store.get('b:short'), undefined)
     })
 
+    t.test('durable records: fields kept without a TTL, listed, deleted one by one', async (t) => {
+      t.same(await store.mapAll('links:none'), {}, 'no record is an empty one')
+      await Promise.all([store.mapSet('links:c1', 'a', { title: 'A' }), store.mapSet('links:c1', 'b', { title: 'B' })])
+      t.same(await store.mapAll('links:c1'), { a: { title: 'A' }, b: { title: 'B' } }, 'concurrent writers keep both fields')
+      if (store.kind === 'redis') {
+        const redis = store as unknown as { redis: { ttl: (key: string) => Promise<number> }, prefix: string }
+        t.equal(await redis.redis.ttl(`${redis.prefix}links:c1`), -1, 'no expiry in Redis')
+      }
+      t.equal(await store.mapDelete('links:c1', 'a'), true)
+      t.equal(await store.mapDelete('links:c1', 'a'), false, 'a second delete finds nothing')
+      t.same(await store.mapAll('links:c1'), { b: { title: 'B' } })
+    })
+
     t.test('ping answers', async (t) => {
       await t.resolves(store.ping())
     })

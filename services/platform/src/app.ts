@@ -9,10 +9,13 @@ import registryPlugin from './plugins/registry.js'
 import sessionsPlugin from './plugins/sessions.js'
 import adminTools from './routes/admin/tools.js'
 import launchApi from './routes/api/launches.js'
+import linksApi from './routes/api/links.js'
 import login from './routes/auth/login.js'
 import launchPage from './routes/launch/index.js'
+import coursePages from './routes/courses/index.js'
 import authorize from './routes/lti/authorize.js'
 import registerRoutes from './routes/lti/register.js'
+import deepLinkReturn from './routes/lti/deep-link-return.js'
 import wellKnown from './routes/well-known/index.js'
 
 declare module 'fastify' {
@@ -59,6 +62,9 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   await fastify.register(launchApi)
   await fastify.register(registerRoutes)
   await fastify.register(adminTools)
+  await fastify.register(coursePages)
+  await fastify.register(deepLinkReturn)
+  await fastify.register(linksApi)
 }
 
 export default app

@@ -38,7 +38,8 @@ export const PlatformConfigSchema = Type.Object({
   MESSAGE_HINT_TTL: Seconds(300, 'how long a started launch waits for the tool, in seconds'),
   LAUNCH_URL_TTL: Seconds(60, 'how long a one-time launch URL from the launch API lasts, in seconds'),
   NONCE_TTL: Seconds(86400, 'how long a nonce is remembered per client, in seconds'),
-  REGISTRATION_TOKEN_TTL: Seconds(3600, 'how long a registration token for a tool registering by URL lasts, in seconds')
+  REGISTRATION_TOKEN_TTL: Seconds(3600, 'how long a registration token for a tool registering by URL lasts, in seconds'),
+  DEEP_LINK_TTL: Seconds(1800, 'how long a deep linking request waits for the tool\'s answer (the instructor choosing), in seconds')
 })
 
 export type PlatformEnv = Static<typeof PlatformConfigSchema>

@@ -31,3 +31,13 @@ export const AdminRequired = createError('PLATFORM_ADMIN_REQUIRED', 'Only an adm
 export const RegistrationUrlInvalid = createError('PLATFORM_REGISTRATION_URL_INVALID', 'The registration URL must be an http(s) URL, as the tool\'s documentation gives it. Paste it again.', 400)
 export const RegistrationTokenInvalid = createError('PLATFORM_REGISTRATION_TOKEN_INVALID', 'The registration token is missing, was already used or has expired. Start the registration again from the platform\'s "Register a tool by URL" page.', 401)
 export const RegistrationInvalid = createError<[string]>('PLATFORM_REGISTRATION_INVALID', 'The tool\'s registration cannot be accepted: %s.', 400)
+/* Deep linking: adding links to a course, and launching them */
+export const DeepLinkingNotConfigured = createError<[string]>('PLATFORM_DEEP_LINKING_NOT_CONFIGURED', 'The tool %s has no deep linking URL registered, so links cannot be added with it. Ask the administrator to set deep_linking_url and jwks_uri in its registration.', 422)
+export const DeepLinkStaffOnly = createError('PLATFORM_DEEP_LINK_STAFF_ONLY', 'Only the course\'s staff (instructors, teaching assistants, administrators) can add links to it.', 403)
+export const DeepLinkResponseMissing = createError('PLATFORM_DEEP_LINK_RESPONSE_MISSING', 'The tool\'s answer has no JWT. Start adding the link again from the course page.', 400)
+export const DeepLinkTokenInvalid = createError<[string]>('PLATFORM_DEEP_LINK_TOKEN_INVALID', 'The tool\'s answer cannot be trusted: %s Start adding the link again; if it keeps happening, the tool\'s registration (client_id, jwks_uri) is wrong.', 400)
+export const DeepLinkAudience = createError<[string]>('PLATFORM_DEEP_LINK_AUDIENCE', 'The tool\'s answer is addressed to another platform (%s). Ask the administrator to check the issuer configured in the tool.', 400)
+export const DeepLinkNonceReplayed = createError('PLATFORM_DEEP_LINK_NONCE_REPLAYED', 'This answer from the tool has already been used. Start adding the link again from the course page.', 400)
+export const DeepLinkDataMismatch = createError('PLATFORM_DEEP_LINK_DATA_MISMATCH', 'The tool\'s answer does not belong to a link being added here (it was already used, has expired, or came for another tool). Start adding the link again from the course page.', 400)
+export const DeepLinkJwksUnavailable = createError<[string]>('PLATFORM_DEEP_LINK_JWKS_UNAVAILABLE', 'The tool\'s signing keys cannot be fetched right now (%s). Try again in a minute.', 503)
+export const UnknownLink = createError('PLATFORM_UNKNOWN_LINK', 'There is no such link in this course (it may have been removed). Go back to the course page.', 404)

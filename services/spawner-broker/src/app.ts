@@ -9,6 +9,7 @@ import spawnDriver from './plugins/spawn-driver.js'
 import workQueue from './plugins/work-queue.js'
 import worker from './plugins/worker.js'
 import launchPages from './routes/launches/page.js'
+import imagesApi from './routes/v1/images.js'
 import launchesApi from './routes/v1/launches.js'
 
 declare module 'fastify' {
@@ -42,6 +43,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   await fastify.register(worker)
 
   await fastify.register(launchesApi)
+  await fastify.register(imagesApi)
   await fastify.register(launchPages)
 }
 

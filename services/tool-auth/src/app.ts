@@ -12,6 +12,7 @@ import sessionsPlugin from './plugins/sessions.js'
 import toolKeysPlugin from './plugins/tool-keys.js'
 import callbackRoutes from './routes/lti13/callback.js'
 import configRoutes from './routes/lti13/config.js'
+import deepLinkRoutes from './routes/lti13/deep-link.js'
 import loginRoutes from './routes/lti13/login.js'
 import registerRoutes from './routes/lti13/register.js'
 import authorizeRoutes from './routes/oauth2/authorize.js'
@@ -63,6 +64,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
 
   await fastify.register(loginRoutes)
   await fastify.register(callbackRoutes)
+  await fastify.register(deepLinkRoutes)
   await fastify.register(configRoutes)
   await fastify.register(registerRoutes)
   await fastify.register(authorizeRoutes)

@@ -54,6 +54,7 @@ export const ToolAuthConfigSchema = Type.Object({
   REFRESH_TOKEN_TTL: Type.Integer({ minimum: 60, default: 1209600, description: 'seconds a refresh token lasts' }),
   AUTH_CODE_TTL: Type.Integer({ minimum: 1, maximum: 600, default: 60, description: 'seconds an authorization code lasts' }),
   STATE_TTL: Type.Integer({ minimum: 30, maximum: 3600, default: 600, description: 'seconds between login initiation and callback' }),
+  DEEP_LINK_TTL: Type.Integer({ minimum: 60, maximum: 86400, default: 1800, description: 'seconds an instructor has to submit the deep linking picker' }),
 
   TOOL_KEY: Type.Optional(Type.String({ minLength: 1, description: "the tool's private signing key (PKCS#8 PEM); TOOL_KEY_FILE to read it from a file" })),
   TOOL_KEY_DIR: Type.String({ default: '.ltilaunch/tool-auth', description: 'where a development key is generated and kept when TOOL_KEY is unset' }),

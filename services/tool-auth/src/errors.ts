@@ -54,6 +54,18 @@ export const UsernameRefused = createError<[string, string]>('TOOL_AUTH_USERNAME
 export const JwksUnavailable = createError<[string]>('TOOL_AUTH_JWKS_UNAVAILABLE',
   'The platform\'s signing keys cannot be fetched right now (%s). Try the launch again in a minute.', 503)
 
+// Deep linking (the content picker)
+export const DeepLinkReturnUrlInvalid = createError('TOOL_AUTH_DEEP_LINK_RETURN_URL_INVALID',
+  'The platform asked for the chosen content to be sent to an address that is not an http(s) URL, so nothing was sent. Ask the platform administrator to check the tool\'s deep linking settings.', 400)
+export const DeepLinkStaffOnly = createError('TOOL_AUTH_DEEP_LINK_STAFF_ONLY',
+  'Only course staff (instructors, teaching assistants, administrators) can add a notebook link to a course. Ask your instructor to add it; you can then open it from the course.', 403)
+export const DeepLinkUnknown = createError('TOOL_AUTH_DEEP_LINK_UNKNOWN',
+  'This choice has already been sent or has expired. Open the tool again from the course\'s "add content" (deep linking) menu and choose again.', 400)
+export const DeepLinkOneOnly = createError('TOOL_AUTH_DEEP_LINK_ONE_ONLY',
+  'The platform accepts only one link at a time: choose one image.', 400)
+export const DeepLinkImageNotOffered = createError<[string]>('TOOL_AUTH_DEEP_LINK_IMAGE_NOT_OFFERED',
+  'The image "%s" is not one of the images offered. Choose one from the list.', 422)
+
 // Broker
 export const ImageRefused = createError<[string]>('TOOL_AUTH_IMAGE_REFUSED',
   'The notebook image for this launch is not allowed: %s Ask your instructor to choose one of the allowed images.', 422)

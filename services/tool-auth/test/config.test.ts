@@ -106,7 +106,11 @@ t.test('/lti13/config has ltiauthenticator\'s fields plus redirect_uris and publ
   t.equal(config.extensions[0].platform, 'canvas.instructure.com')
   t.equal(config.extensions[0].privacy_level, 'public')
   t.match(placement, { message_type: 'LtiResourceLinkRequest', windowTarget: '_blank', target_link_uri: 'https://tool.test/lti13/launch', custom_fields: { email: '$Person.email.primary', lms_user_id: '$User.id' } })
-  t.same(config.extensions[0].settings.placements.map((p: { placement: string }) => p.placement), ['course_navigation', 'assignment_selection'], 'the placements ltiauthenticator 1.6 declares')
+  t.same(config.extensions[0].settings.placements.map((p: { placement: string, message_type: string }) => [p.placement, p.message_type]), [
+    ['course_navigation', 'LtiResourceLinkRequest'],
+    ['assignment_selection', 'LtiDeepLinkingRequest'],
+    ['link_selection', 'LtiDeepLinkingRequest']
+  ], 'ltiauthenticator 1.6\'s placements; the content ones open the deep linking picker')
 })
 
 t.test('uri_scheme: manual schemes win; auto reads the first forwarded scheme (test_authenticator_infers_uri_scheme_if_set_to_auto, test_authenticator_returns_manually_specified_uri_scheme)', async (t) => {

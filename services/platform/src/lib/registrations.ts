@@ -31,6 +31,8 @@ export const RegistrationSchema = Type.Object({
   target_link_uri: Url,
   redirect_uris: Type.Array(Url, { minItems: 1 }),
   jwks_uri: Type.Optional(Url),
+  /** Where LtiDeepLinkingRequests go (the tool's deep linking target); with jwks_uri, it lets course staff add links. */
+  deep_linking_url: Type.Optional(Url),
   /** Static values or substitution variables ($User.id, $Context.title, ...). */
   custom: Type.Optional(Type.Record(
     Type.String({ pattern: '^[A-Za-z0-9_.-]+$', maxLength: CUSTOM_KEY_MAX_LENGTH }),
@@ -59,6 +61,7 @@ export interface Registration {
   targetLinkUri: string
   redirectUris: string[]
   jwksUri?: string
+  deepLinkingUrl?: string
   custom: Record<string, string>
   images: Array<{ value: string, label: string }>
   sendName: boolean
@@ -90,6 +93,10 @@ function normalize (entry: Static<typeof RegistrationSchema>): Registration {
   }
   if (entry.description !== undefined) registration.description = entry.description
   if (entry.jwks_uri !== undefined) registration.jwksUri = entry.jwks_uri
+  if (entry.deep_linking_url !== undefined) {
+    if (entry.jwks_uri === undefined) throw new Error(`tool ${entry.client_id}: deep_linking_url needs jwks_uri, to verify the links the tool sends back`)
+    registration.deepLinkingUrl = entry.deep_linking_url
+  }
   return registration
 }
 

@@ -18,12 +18,25 @@ export interface PendingLaunch {
   claims: Record<string, unknown>
 }
 
+export interface PreparedLaunch {
+  tool: LaunchInput['tool']
+  deploymentId: string
+  sub: string
+  targetLinkUri: string
+  claims: Record<string, unknown>
+}
+
 export interface Launches {
   /**
    * Keeps the launch under a fresh message hint (in one round trip with
    * `alongside`) and sends the browser to the tool's login initiation.
    */
   begin: (reply: FastifyReply, input: LaunchInput, sessionId: string, alongside?: StoreOperation[]) => Promise<FastifyReply>
+  /**
+   * Like begin, with the claims already built (a deep linking request) and
+   * sent to `targetLinkUri` instead of the registration's.
+   */
+  beginPrepared: (reply: FastifyReply, prepared: PreparedLaunch, sessionId: string, alongside?: StoreOperation[]) => Promise<FastifyReply>
   /** The operation that takes (once) the launch kept under a message hint, to batch with others. */
   takeOperation: (messageHint: string) => StoreOperation
 }
@@ -39,40 +52,45 @@ const key = (hint: string): string => `hint:${hint}`
 export default fp(async function launchesPlugin (fastify) {
   const { config, registry, store } = fastify
 
+  async function beginPrepared (reply: FastifyReply, input: PreparedLaunch, sessionId: string, alongside: StoreOperation[] = []): Promise<FastifyReply> {
+    const hint = randomToken()
+    const pending: PendingLaunch = {
+      clientId: input.tool.clientId,
+      deploymentId: input.deploymentId,
+      sessionId,
+      loginHint: input.sub,
+      sub: input.sub,
+      targetLinkUri: input.targetLinkUri,
+      claims: input.claims
+    }
+    await store.batch([...alongside, { op: 'set', key: key(hint), value: pending, ttlSeconds: config.MESSAGE_HINT_TTL }])
+    const params: Record<string, string> = {
+      iss: config.issuer,
+      login_hint: pending.loginHint,
+      target_link_uri: pending.targetLinkUri,
+      lti_message_hint: hint,
+      client_id: pending.clientId,
+      lti_deployment_id: pending.deploymentId
+    }
+    reply.header('cache-control', 'no-store')
+    if (input.tool.loginInitiationMethod === 'post') {
+      return await reply.type('text/html; charset=utf-8').send(autoSubmitPage({
+        title: `Opening ${input.tool.name}`,
+        action: input.tool.initiateLoginUri,
+        fields: params
+      }))
+    }
+    const url = new URL(input.tool.initiateLoginUri)
+    for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value)
+    return await reply.redirect(url.toString(), 303)
+  }
+
   fastify.decorate('launches', {
     async begin (reply, input, sessionId, alongside = []) {
       const claims = deliverableLaunchClaims(input, registry.identity)
-      const hint = randomToken()
-      const pending: PendingLaunch = {
-        clientId: input.tool.clientId,
-        deploymentId: input.deploymentId,
-        sessionId,
-        loginHint: input.user.sub,
-        sub: input.user.sub,
-        targetLinkUri: input.tool.targetLinkUri,
-        claims
-      }
-      await store.batch([...alongside, { op: 'set', key: key(hint), value: pending, ttlSeconds: config.MESSAGE_HINT_TTL }])
-      const params: Record<string, string> = {
-        iss: config.issuer,
-        login_hint: pending.loginHint,
-        target_link_uri: pending.targetLinkUri,
-        lti_message_hint: hint,
-        client_id: pending.clientId,
-        lti_deployment_id: pending.deploymentId
-      }
-      reply.header('cache-control', 'no-store')
-      if (input.tool.loginInitiationMethod === 'post') {
-        return await reply.type('text/html; charset=utf-8').send(autoSubmitPage({
-          title: `Opening ${input.tool.name}`,
-          action: input.tool.initiateLoginUri,
-          fields: params
-        }))
-      }
-      const url = new URL(input.tool.initiateLoginUri)
-      for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value)
-      return await reply.redirect(url.toString(), 303)
+      return await beginPrepared(reply, { tool: input.tool, deploymentId: input.deploymentId, sub: input.user.sub, targetLinkUri: input.tool.targetLinkUri, claims }, sessionId, alongside)
     },
+    beginPrepared,
     takeOperation: (messageHint) => ({ op: 'take', key: key(messageHint) })
   } satisfies Launches)
 }, { name: 'platform-launches', fastify: '5.x', dependencies: ['platform-registry', 'ltilaunch-store'] })

@@ -9,9 +9,21 @@ export type Role = 'staff' | 'learner'
  * from ALLOWED_IMAGES, IMAGE_PATTERNS, DEFAULT_IMAGE, STAFF_ONLY_IMAGES and
  * LEARNER_IMAGES.
  */
+/** An allowed image with the words a person picking it reads (the deep linking picker). */
+export interface ImageEntrySpec {
+  image: string
+  /** A display name (default: the alias, or the image). */
+  name?: string
+  description?: string
+}
+
 export interface ImagePolicySpec {
-  /** Images, or alias → image (as DockerSpawner's allowed_images takes a list or a dict). */
-  allowed?: string[] | Record<string, string>
+  /**
+   * Images, or alias → image (as DockerSpawner's allowed_images takes a list
+   * or a dict); an entry may be `{image, name?, description?}` instead of the
+   * bare image, for the picker.
+   */
+  allowed?: Array<string | ImageEntrySpec> | Record<string, string | ImageEntrySpec>
   /** Regexes of further allowed images; each must match the whole image. */
   patterns?: string[]
   /** The image of a launch that names none (default: the first allowed image). */
@@ -20,6 +32,16 @@ export interface ImagePolicySpec {
   staffOnly?: string[]
   /** `any` (default): learners may start what the policy allows but staff-only images; `allowed`/`course`: only listed images, patterns are staff's. */
   learnerImages?: 'any' | 'allowed' | 'course'
+}
+
+/** One image of the catalog: what the picker shows, and the reference a launch names it by. */
+export interface CatalogImage {
+  /** What a launch's `image` custom parameter carries: the alias where there is one, else the image. */
+  reference: string
+  image: string
+  name: string
+  description?: string
+  staffOnly: boolean
 }
 
 export interface ResolvedImage {
@@ -47,6 +69,8 @@ export class ImagePolicy {
   readonly patternSources: readonly string[]
   readonly defaultImage: string
   readonly learnerListedOnly: boolean
+  /** The listed images in the administrator's order, with their names: what the picker offers. */
+  readonly catalog: readonly CatalogImage[]
   readonly #staffOnlyExact: Set<string>
   readonly #staffOnlyPatterns: RegExp[]
 
@@ -54,21 +78,24 @@ export class ImagePolicy {
     const problems: string[] = []
     const aliases = new Map<string, string>()
     const listed = new Set<string>()
+    const entries: Array<{ alias?: string, entry: ImageEntrySpec }> = []
     if (Array.isArray(spec.allowed)) {
-      for (const image of spec.allowed) {
-        if (typeof image !== 'string' || image.trim() === '') problems.push('allowed: every image must be a non-empty string')
-        else listed.add(image.trim())
-      }
+      spec.allowed.forEach((value, i) => {
+        const entry = imageEntry(value, `allowed[${i}]`, problems)
+        if (entry === undefined) return
+        listed.add(entry.image)
+        entries.push({ entry })
+      })
     } else if (spec.allowed !== undefined && spec.allowed !== null) {
       if (typeof spec.allowed !== 'object') {
         problems.push('allowed must be a list of images or a map of alias to image')
       } else {
-        for (const [alias, image] of Object.entries(spec.allowed)) {
-          if (typeof image !== 'string' || image.trim() === '') problems.push(`allowed.${alias}: the image must be a non-empty string`)
-          else {
-            aliases.set(alias.trim(), image.trim())
-            listed.add(image.trim())
-          }
+        for (const [alias, value] of Object.entries(spec.allowed)) {
+          const entry = imageEntry(value, `allowed.${alias}`, problems)
+          if (entry === undefined) continue
+          aliases.set(alias.trim(), entry.image)
+          listed.add(entry.image)
+          entries.push({ alias: alias.trim(), entry })
         }
       }
     }
@@ -97,6 +124,21 @@ export class ImagePolicy {
     this.learnerListedOnly = spec.learnerImages === 'allowed' || spec.learnerImages === 'course'
     this.#staffOnlyExact = staffOnlyExact
     this.#staffOnlyPatterns = staffOnlyPatterns
+    // An image listed twice (a bare entry and an alias) is offered once, under its first entry.
+    const offered = new Set<string>()
+    const catalog: CatalogImage[] = []
+    for (const { alias, entry } of entries) {
+      if (offered.has(entry.image)) continue
+      offered.add(entry.image)
+      catalog.push({
+        reference: alias ?? entry.image,
+        image: entry.image,
+        name: entry.name ?? alias ?? entry.image,
+        ...(entry.description === undefined ? {} : { description: entry.description }),
+        staffOnly: this.isStaffOnly(entry.image)
+      })
+    }
+    this.catalog = catalog
   }
 
   /**
@@ -151,6 +193,30 @@ export class ImagePolicy {
     const what = parts.length > 0 ? parts.join('; or ') : 'none'
     return `Allowed images: ${what}. Leave the image empty for the default, ${this.defaultImage}.`
   }
+}
+
+/** A bare image or `{image, name?, description?}`, trimmed; undefined (with a problem noted) when unusable. */
+function imageEntry (value: unknown, where: string, problems: string[]): ImageEntrySpec | undefined {
+  if (typeof value === 'string') {
+    if (value.trim() !== '') return { image: value.trim() }
+    problems.push(`${where}: the image must be a non-empty string`)
+    return undefined
+  }
+  const v = value as Record<string, unknown> | null
+  if (typeof v !== 'object' || v === null || typeof v.image !== 'string' || v.image.trim() === '') {
+    problems.push(`${where}: give the image as a non-empty string, or as {image, name, description}`)
+    return undefined
+  }
+  for (const field of ['name', 'description'] as const) {
+    if (v[field] !== undefined && typeof v[field] !== 'string') {
+      problems.push(`${where}.${field} must be a string`)
+      return undefined
+    }
+  }
+  const entry: ImageEntrySpec = { image: v.image.trim() }
+  if (typeof v.name === 'string' && v.name.trim() !== '') entry.name = v.name.trim()
+  if (typeof v.description === 'string' && v.description.trim() !== '') entry.description = v.description.trim()
+  return entry
 }
 
 function echo (value: string): string {

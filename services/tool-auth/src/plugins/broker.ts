@@ -13,6 +13,16 @@ export interface BrokerLaunch {
   statusUrl: string
 }
 
+/** One allowed image of the broker's policy (GET /v1/images). */
+export interface BrokerImage {
+  /** What a link's `image` custom parameter carries (the alias, or the image). */
+  reference: string
+  image: string
+  name: string
+  description?: string
+  staffOnly: boolean
+}
+
 export interface Broker {
   /** Whether a broker is configured; without one, launches only sign the user in. */
   readonly configured: boolean
@@ -23,6 +33,11 @@ export interface Broker {
    * credentials were refused, a configuration problem).
    */
   createLaunch: (launch: PendingLaunchRequest, idempotencyKey: string) => Promise<BrokerLaunch>
+  /**
+   * The images the broker's policy allows, for the deep linking picker.
+   * Throws TOOL_AUTH_BROKER_UNAVAILABLE (503) or TOOL_AUTH_BROKER_REFUSED (502).
+   */
+  listImages: () => Promise<BrokerImage[]>
 }
 
 declare module 'fastify' {
@@ -83,5 +98,35 @@ export default fp(async function brokerPlugin (fastify) {
     throw new BrokerRefused(`${response.status} ${typeof body.code === 'string' ? body.code : ''}`.trim())
   }
 
-  fastify.decorate('broker', { configured: client !== undefined, createLaunch })
+  const isImage = (value: unknown): value is BrokerImage => {
+    const v = value as Record<string, unknown> | null
+    return typeof v === 'object' && v !== null && typeof v.reference === 'string' && v.reference !== '' &&
+      typeof v.image === 'string' && typeof v.name === 'string' && (v.description === undefined || typeof v.description === 'string')
+  }
+
+  async function listImages (): Promise<BrokerImage[]> {
+    if (client === undefined) throw new Error('no broker is configured')
+    let response: JsonReply
+    try {
+      response = await client.request('GET', 'v1/images')
+    } catch (err) {
+      fastify.log.warn({ reason: (err as Error).message }, 'broker unreachable')
+      throw new BrokerUnavailable()
+    }
+    const body = typeof response.body === 'object' && response.body !== null ? response.body as Record<string, unknown> : {}
+    if (response.status === 200 && Array.isArray(body.images)) {
+      return body.images.filter(isImage).map((image) => ({
+        reference: image.reference,
+        image: image.image,
+        name: image.name,
+        ...(image.description === undefined ? {} : { description: image.description }),
+        staffOnly: image.staffOnly === true
+      }))
+    }
+    if (response.status >= 500 || response.status === 429) throw new BrokerUnavailable()
+    fastify.log.error({ status: response.status, code: body.code }, 'broker refused the image list')
+    throw new BrokerRefused(`${response.status} ${typeof body.code === 'string' ? body.code : ''}`.trim())
+  }
+
+  fastify.decorate('broker', { configured: client !== undefined, createLaunch, listImages })
 }, { name: 'tool-auth-broker' })

@@ -41,6 +41,21 @@ export async function startBroker (t: Test): Promise<FakeBroker> {
       statusUrl: `${broker.url}/v1/launches/${id}`
     })
   })
+  // The policy's images, as the real broker lists them (aliases as references).
+  server.get('/v1/images', async (request, reply) => {
+    if (request.headers.authorization !== 'Bearer test-broker-token-0123456789') {
+      return await reply.code(401).send({ statusCode: 401, code: 'BROKER_UNAUTHORIZED', message: 'bad token' })
+    }
+    if (broker.mode === 'error') return await reply.code(503).send({ statusCode: 503, code: 'BROKER_STORE_UNAVAILABLE', message: 'down' })
+    return {
+      images: [
+        { reference: 'minimal', image: 'quay.io/jupyter/minimal-notebook:latest', name: 'Minimal', staffOnly: false },
+        { reference: 'pytorch', image: 'quay.io/jupyter/pytorch-notebook:latest', name: 'PyTorch', description: 'Deep learning with PyTorch', staffOnly: false }
+      ],
+      default: 'quay.io/jupyter/minimal-notebook:latest',
+      patterns: []
+    }
+  })
   await server.listen({ host: '127.0.0.1', port: 0 })
   t.teardown(async () => await server.close())
   broker.url = `http://127.0.0.1:${(server.addresses()[0] as { port: number }).port}`

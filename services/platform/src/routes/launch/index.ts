@@ -61,6 +61,10 @@ ${tools.some((tool) => tool.images.length > 0)
 <p><button type="submit">Launch</button></p>
 </form>`}
 ${isAdmin(user) ? html`<p><a href="/admin/tools">Tools: registrations, register a tool by URL</a></p>` : ''}
+${courses.length === 0
+? ''
+: html`<h2>Courses</h2>
+<ul>${courses.map((course) => html`<li><a href="/courses/${encodeURIComponent(course.id)}">${course.title ?? course.id}</a>: its notebook links</li>`)}</ul>`}
 <form method="post" action="/logout"><input type="hidden" name="csrf" value="${session.csrf}"><button type="submit">Sign out</button></form>`
     }))
   })

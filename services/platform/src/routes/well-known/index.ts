@@ -77,7 +77,7 @@ const wellKnown: FastifyPluginAsyncTypebox = async (fastify) => {
       'https://purl.imsglobal.org/spec/lti-platform-configuration': {
         product_family_code: 'ltilaunch',
         version: registry.identity.version,
-        messages_supported: [{ type: MESSAGE_TYPE.resourceLink }],
+        messages_supported: [{ type: MESSAGE_TYPE.resourceLink }, { type: MESSAGE_TYPE.deepLinking }],
         variables: SUPPORTED_VARIABLES
       }
     }

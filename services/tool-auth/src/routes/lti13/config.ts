@@ -22,7 +22,9 @@ const ToolConfiguration = Type.Object({
  * fields of ltiauthenticator's (1.6), plus redirect_uris and public_jwk_url,
  * which it leaves out and Canvas admins then type by hand. `scopes` is empty
  * where ltiauthenticator asks for AGS, NRPS and Canvas API scopes: this tool
- * calls none of those services, so it asks for no access to them.
+ * calls none of those services, so it asks for no access to them. The
+ * content placements (assignment and module link selection) send a deep
+ * linking request, so the instructor picks the image in the picker.
  */
 const configRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/lti13/config', { schema: { response: { 200: ToolConfiguration } } }, async (request) => {
@@ -51,8 +53,13 @@ const configRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
             target_link_uri: target,
             custom_fields: CUSTOM_FIELDS
           }, {
+            // Where instructors add content: the deep linking picker (choose the image), not a fixed link.
             placement: 'assignment_selection',
-            message_type: 'LtiResourceLinkRequest',
+            message_type: 'LtiDeepLinkingRequest',
+            target_link_uri: target
+          }, {
+            placement: 'link_selection',
+            message_type: 'LtiDeepLinkingRequest',
             target_link_uri: target
           }]
         }

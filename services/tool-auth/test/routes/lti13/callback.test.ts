@@ -345,29 +345,6 @@ t.test('a launch whose target has ?next= goes there after the launch', async (t)
   t.equal(res.headers.location, 'https://tool.test/hub/spawn')
 })
 
-t.test('a deep linking request is accepted and answered with a signed content item', async (t) => {
-  const platform = await startPlatform(t)
-  const app = await build(t, { env: platform.env, store: 'memory' })
-  const a = await login(app, platform)
-  const claims = platform.claims(a.nonce, {
-    [LTI_CLAIM.messageType]: 'LtiDeepLinkingRequest',
-    [LTI_CLAIM.resourceLink]: undefined,
-    [LTI_CLAIM.deepLinkingSettings]: { deep_link_return_url: `${platform.issuer}/deep-link-return`, accept_types: ['ltiResourceLink'], accept_presentation_document_targets: ['iframe', 'window'], data: 'opaque-7' }
-  })
-  Reflect.deleteProperty(claims, LTI_CLAIM.resourceLink)
-  const res = await postCallback(app, { id_token: await platform.sign(claims), state: a.state, cookie: a.cookie })
-  t.equal(res.statusCode, 200, res.body)
-  t.match(res.body, `action="${platform.issuer}/deep-link-return"`)
-  const jwt = /name="JWT" value="([^"]+)"/.exec(res.body)?.[1] ?? ''
-  const { createLocalJWKSet, jwtVerify } = await import('jose')
-  const jwks = (await app.inject('/lti13/jwks')).json()
-  const { payload } = await jwtVerify(jwt, createLocalJWKSet(jwks), { issuer: platform.clientId, audience: platform.issuer })
-  t.equal(payload[LTI_CLAIM.messageType], 'LtiDeepLinkingResponse')
-  t.equal(payload[LTI_CLAIM.deepLinkingData], 'opaque-7')
-  t.match(payload[LTI_CLAIM.deepLinkingContentItems], [{ type: 'ltiResourceLink', url: 'https://tool.test/lti13/launch' }])
-  t.ok(payload.nonce)
-})
-
 t.test('roles: a learner, an instructor (staff) and an administrator', async (t) => {
   const platform = await startPlatform(t)
   const app = await build(t, { env: platform.env, store: 'memory' })
