@@ -191,3 +191,21 @@ t.test('refusals, each with its code', async (t) => {
     t.equal((await register(app, token, registrationRequest())).statusCode, 200, 'the token still works once the request is right')
   })
 })
+
+t.test("a tool that registers the deep linking message can be asked for links: its deep_linking_url is that message's target, else the tool's", async (t) => {
+  const app = await build(t)
+  const admin = new Browser(app)
+  await signIn(admin, 'alan')
+  const cases: Array<[Record<string, unknown>, string | undefined]> = [
+    [{}, 'https://dyn.example/launch'],
+    [{ messages: [{ type: 'LtiResourceLinkRequest' }, { type: 'LtiDeepLinkingRequest', target_link_uri: 'https://dyn.example/pick' }] }, 'https://dyn.example/pick'],
+    [{ messages: [{ type: 'LtiResourceLinkRequest' }] }, undefined]
+  ]
+  for (const [tool, expected] of cases) {
+    const token = (await startRegistration(admin)).searchParams.get('registration_token') as string
+    const res = await register(app, token, registrationRequest({}, tool))
+    t.equal(res.statusCode, 200, res.body)
+    const registered = await app.registry.tool(res.json().client_id as string)
+    t.equal(registered?.deepLinkingUrl, expected, JSON.stringify(tool))
+  }
+})

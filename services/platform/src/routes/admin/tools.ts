@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { classifyRoles } from '@ltilaunch/claims'
+import { classifyRoles, ROLES } from '@ltilaunch/claims'
 import { html, page, raw } from '@ltilaunch/service-kit'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
@@ -17,8 +17,12 @@ const RegisterBody = Type.Object({
 const Html = Type.String({ description: 'an HTML page' })
 
 /** An administrator: a demo user with a system or institution Administrator role. */
+/** Who administers this platform: its own users with a system or institution Administrator role. */
+const PLATFORM_ADMIN_ROLES = [ROLES.system.Administrator, ROLES.institution.Administrator]
+
 export function isAdmin (user: DirectoryUser): boolean {
-  return classifyRoles(user.roles).isAdmin
+  // The platform's own authority, written down here; LTI roles make no admin by default (claims' classifyRoles).
+  return classifyRoles(user.roles, { adminRoles: PLATFORM_ADMIN_ROLES }).isAdmin
 }
 
 /**

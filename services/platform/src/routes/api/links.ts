@@ -57,7 +57,7 @@ const linksApi: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: { params: CourseParams, body: LinkRequestSchema, response: { 201: LinkSchema, 401: ErrorReplySchema, 404: ErrorReplySchema, 422: ErrorReplySchema } }
   }, async (request, reply) => {
     const body = request.body
-    const tool = registry.tool(body.client_id)
+    const tool = await registry.tool(body.client_id)
     if (tool === undefined) throw new UnknownTool(body.client_id)
     if (body.deployment_id !== undefined && !tool.deploymentIds.includes(body.deployment_id)) throw new UnknownDeployment(body.deployment_id, tool.clientId)
     const link: CourseLink = {

@@ -62,7 +62,9 @@ const coursePages: FastifyPluginAsyncTypebox = async (fastify) => {
     }
     const { session, course, isStaff } = who
     const links = await linksOf(course.id)
-    const pickers = registry.tools.filter((tool) => tool.deepLinkingUrl !== undefined)
+    const tools = await registry.allTools()
+    const pickers = tools.filter((tool) => tool.deepLinkingUrl !== undefined)
+    const toolName = (clientId: string): string => tools.find((tool) => tool.clientId === clientId)?.name ?? clientId
     const added = request.query.added
     reply.header('cache-control', 'no-store')
     return await reply.type('text/html; charset=utf-8').send(page({
@@ -73,7 +75,7 @@ ${added === undefined ? '' : html`<p class="notice">${added === 1 ? 'One link wa
 <h2>Notebook links</h2>
 ${links.length === 0
   ? html`<p class="hint">${isStaff ? 'No link yet: add one below.' : 'Your instructor has not added a notebook link yet.'}</p>`
-  : html`<ul class="links">${links.map((link) => html`<li><strong>${link.title}</strong> <span class="hint">(${registry.tool(link.clientId)?.name ?? link.clientId})</span>${link.text === undefined ? '' : html`<br>${link.text}`}
+  : html`<ul class="links">${links.map((link) => html`<li><strong>${link.title}</strong> <span class="hint">(${toolName(link.clientId)})</span>${link.text === undefined ? '' : html`<br>${link.text}`}
 <form method="post" action="/courses/${encodeURIComponent(course.id)}/links/${link.id}/launch"><input type="hidden" name="csrf" value="${session.csrf}"><button type="submit">Launch</button></form>
 ${isStaff ? html`<form method="post" action="/courses/${encodeURIComponent(course.id)}/links/${link.id}/delete"><input type="hidden" name="csrf" value="${session.csrf}"><button type="submit">Remove</button></form>` : ''}</li>`)}</ul>`}
 ${isStaff && pickers.length > 0
@@ -93,7 +95,7 @@ ${isStaff && pickers.length > 0
     const { session, user, course, roles, isStaff } = await member(request, request.params.course)
     if (!tokensMatch(session.csrf, request.body.csrf)) throw new CsrfFailed()
     if (!isStaff) throw new DeepLinkStaffOnly()
-    const tool = registry.tool(request.body.client_id)
+    const tool = await registry.tool(request.body.client_id)
     if (tool === undefined) throw new UnknownTool(request.body.client_id)
     if (tool.deepLinkingUrl === undefined) throw new DeepLinkingNotConfigured(tool.name)
     const deploymentId = tool.deploymentIds[0] as string
@@ -125,7 +127,7 @@ ${isStaff && pickers.length > 0
     if (!tokensMatch(session.csrf, request.body.csrf)) throw new CsrfFailed()
     const link = await store.mapGet<CourseLink>(courseLinksKey(course.id), request.params.link)
     if (link === undefined) throw new UnknownLink()
-    const tool = registry.tool(link.clientId)
+    const tool = await registry.tool(link.clientId)
     if (tool === undefined) throw new UnknownTool(link.clientId)
     const deploymentId = tool.deploymentIds.includes(link.deploymentId) ? link.deploymentId : tool.deploymentIds[0] as string
     return await launches.begin(reply, {

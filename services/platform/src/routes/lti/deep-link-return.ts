@@ -22,7 +22,7 @@ const deepLinkReturn: FastifyPluginAsyncTypebox = async (fastify) => {
     const jwt = request.body.JWT
     if (jwt === undefined || jwt === '') throw new DeepLinkResponseMissing()
     const clientId = claimedIssuer(jwt)
-    const tool = registry.tool(clientId)
+    const tool = await registry.tool(clientId)
     if (tool === undefined) throw new DeepLinkTokenInvalid(`it comes from "${clientId.slice(0, 100)}", which is not a registered tool.`)
     const payload = await verifyDeepLinkingResponse(jwt, tool, { issuer: config.issuer })
     if (!await store.claim(`dlnonce:${tool.clientId}:${String(payload.nonce)}`, config.NONCE_TTL)) throw new DeepLinkNonceReplayed()

@@ -21,6 +21,16 @@ const Message = Type.Object({
   label: Type.Optional(Type.String({ maxLength: 200 }))
 }, { additionalProperties: true })
 
+const DEEP_LINKING = 'LtiDeepLinkingRequest'
+
+/** Where the tool takes deep linking requests: its message's own target, else the tool's (LTI-DR 3.3). */
+function deepLinkingUrlOf (tool: { target_link_uri?: string, messages?: Array<{ type: string, target_link_uri?: string }> }): { deep_linking_url?: string } {
+  const message = tool.messages?.find((candidate) => candidate.type === DEEP_LINKING)
+  if (message === undefined) return {}
+  const url = message.target_link_uri ?? tool.target_link_uri
+  return url === undefined ? {} : { deep_linking_url: url }
+}
+
 /**
  * A tool's registration request (LTI-DR 3.3, on OpenID Connect Dynamic
  * Client Registration). Loose here, so that each problem gets its own
@@ -112,7 +122,9 @@ const registerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         target_link_uri: tool.target_link_uri as string,
         redirect_uris: body.redirect_uris as string[],
         jwks_uri: body.jwks_uri as string,
-        custom: tool.custom_parameters ?? {}
+        custom: tool.custom_parameters ?? {},
+        // A tool that takes deep linking requests gets "Add a notebook link" on course pages.
+        ...deepLinkingUrlOf(tool)
       },
       messages: tool.messages ?? [],
       registered_at: new Date().toISOString(),
