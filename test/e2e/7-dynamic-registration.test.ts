@@ -1,13 +1,14 @@
 /**
- * Scenario 6: LTI Dynamic Registration between our own two sides, then a
- * launch. tool-auth starts with no platform at all; its operator makes a
+ * Scenario 7: LTI Dynamic Registration between our own two sides, then a
+ * launch, then Deep Linking through the tool registered by URL. tool-auth starts with no platform at all; its operator makes a
  * one-time registration link with the `registrations` command; the
  * platform's admin pastes it on "Register a tool by URL"; the browser opens
  * the tool's page (the frame's URL, with the platform's OpenID
  * configuration and a one-time registration token), confirms there, and the
  * tool registers itself at the platform and keeps the platform in Redis.
  * Then a learner launches the new tool, through the broker and an
- * unmodified hub, to JupyterLab.
+ * unmodified hub, to JupyterLab; staff deep-link PyTorch through the same
+ * registration, and the learner's launch of that link starts pytorch-notebook.
  */
 import { execFile } from 'node:child_process'
 import path from 'node:path'
@@ -41,6 +42,7 @@ async function registrations (...argv: string[]): Promise<string[]> {
 }
 
 let clientId = ''
+let learner = ''
 
 t.test('the admin registers tool-auth by pasting its one-time link', async (t) => {
   const [link] = await registrations('link')
@@ -95,8 +97,39 @@ t.test('a learner launches the registered tool, into JupyterLab', async (t) => {
   const login = launch.steps.find((step) => step.url.startsWith(`${plan.toolAuthUrl}/lti13/oauth_login`))
   t.equal(new URL(login?.url ?? plan.toolAuthUrl).searchParams.get('client_id'), clientId, 'launched with the assigned client id')
   const record = await stack.brokerLaunch(launch.launchId ?? '')
-  // The username carries the platform's namespace once tool-auth applies it (see the operator guide).
+  // A platform registered by URL gets its own namespace by default: its issuer's host (operator guide, "One person, one account").
   t.match(record, { status: 'ready', role: 'learner', image: IMAGES.minimal, course: { id: 'ds101' } })
-  t.match(record.username, new RegExp(`${USERS.ada.email.replace('.', '\\.')}$`))
-  t.comment(`scenario 6: ${Date.now() - started} ms`)
+  t.equal(record.username, `${new URL(plan.platformUrl).host.replace(':', '-')}-${USERS.ada.email}`, 'the username carries the platform\'s namespace')
+  learner = record.username
+})
+
+t.test('staff deep-link PyTorch through the tool registered by URL; a learner launches it and gets pytorch-notebook', async (t) => {
+  if (learner === '') t.bailout('the launch failed')
+  const grace = new BrowserClient()
+  await signIn(grace, plan.platformUrl, 'grace')
+  const course = await grace.get(`${plan.platformUrl}/courses/ds101`)
+  const add = course.forms().find((form) => form.action.endsWith('/courses/ds101/deep-link'))
+  t.ok(add, 'the registration by URL made the tool a deep linking tool: "Add a notebook link"')
+  const toPicker = await grace.followLaunch(add?.action ?? '', { method: 'POST', form: add?.entries ?? [], initiator: course.url, maxSteps: 20 })
+  const pickForm = toPicker.page.forms().find((form) => form.action.endsWith('/lti13/deep-link'))
+  t.ok(pickForm, `tool-auth's picker is shown\n${stepsOf(toPicker)}`)
+  const fields: Array<[string, string]> = [
+    ...(pickForm?.entries ?? []).filter(([name]) => name !== 'image' && name !== 'title'),
+    ['image', 'pytorch'],
+    ['title', 'Week 3: PyTorch']
+  ]
+  const answered = await grace.followLaunch(pickForm?.action ?? '', { method: 'POST', form: fields, initiator: toPicker.page.url, maxSteps: 10 })
+  t.ok(answered.page.url.startsWith(`${plan.platformUrl}/courses/ds101?added=1`), `the platform kept the link\n${stepsOf(answered)}`)
+
+  const ada = new BrowserClient()
+  await signIn(ada, plan.platformUrl, 'ada')
+  const learnerCourse = await ada.get(`${plan.platformUrl}/courses/ds101`)
+  const launchForm = learnerCourse.forms().find((form) => /\/links\/[^/]+\/launch$/.test(form.action))
+  t.ok(launchForm, 'the learner sees the link')
+  const launch = await ada.followLaunch(launchForm?.action ?? '', { method: 'POST', form: launchForm?.entries ?? [], initiator: learnerCourse.url, refresh: true, maxRefreshWaitMs: 1000, maxSteps: 120 })
+  t.match(launch.page.body, /<title>JupyterLab<\/title>/, `JupyterLab\n${stepsOf(launch)}`)
+  const progress = launch.steps.find((step) => step.url.startsWith(`${plan.brokerUrl}/launches/`))
+  const record = await stack.brokerLaunch(progress === undefined ? '' : new URL(progress.url).pathname.split('/')[2] ?? '')
+  t.match(record, { status: 'ready', username: learner, role: 'learner', image: IMAGES.pytorch }, 'the broker started pytorch-notebook for the same learner')
+  t.comment(`scenario 7: ${Date.now() - started} ms`)
 })
