@@ -6,6 +6,7 @@ import closeWithGrace from 'close-with-grace'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { ConfigError, type BaseConfig } from './config.js'
+import type { DestinationStream } from 'pino'
 import { loggerOptions } from './logger.js'
 import { errorReplyJson, genericErrorCode } from './plugins/errors.js'
 import { BASE_SECURITY_HEADERS } from './plugins/security-headers.js'
@@ -87,11 +88,14 @@ function clientErrorHandler (service: string) {
  * The Fastify instance every service runs in: the same logger, request ids,
  * proxy trust and validation settings, timeouts, with the TypeBox type provider.
  */
-export function createServer (options: { service: string, config: BaseConfig, logger?: boolean }) {
+export function createServer (options: { service: string, config: BaseConfig, logger?: boolean, logStream?: DestinationStream }) {
   const { config } = options
   const timeouts = httpTimeouts(config)
+  const logger = options.logger === false
+    ? false
+    : { ...loggerOptions({ level: config.LOG_LEVEL, service: options.service, ...(options.logStream ? { pretty: false } : {}) }), ...(options.logStream ? { stream: options.logStream } : {}) }
   const server = Fastify({
-    logger: options.logger === false ? false : loggerOptions({ level: config.LOG_LEVEL, service: options.service }),
+    logger,
     trustProxy: trustProxySetting(config.TRUST_PROXY),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
