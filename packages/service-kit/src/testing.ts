@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { connect } from 'node:net'
 import { Redis } from 'ioredis'
 import { MemoryStore } from './store/memory.js'
 import { RedisStore } from './store/redis.js'
@@ -186,4 +188,77 @@ export async function probeUnusableBodies (
     }
   }
   return { sent, problems }
+}
+
+/** Sends raw bytes to a listening server and returns what it answered before closing (or `ms` passing). */
+export async function rawHttpExchange (port: number, request: string, ms = 5000): Promise<string> {
+  const socket = connect(port, '127.0.0.1')
+  await once(socket, 'connect')
+  let reply = ''
+  socket.on('data', (chunk) => { reply += String(chunk) })
+  socket.on('error', () => {})
+  const closed = once(socket, 'close')
+  socket.write(request)
+  const timer = setTimeout(() => socket.destroy(), ms)
+  await closed
+  clearTimeout(timer)
+  return reply
+}
+
+/** A raw HTTP reply as an inject reply, for `errorReplyProblems`. */
+function parseRawReply (raw: string): InjectReply {
+  const [head = '', body = ''] = raw.split('\r\n\r\n', 2)
+  const [status = '', ...lines] = head.split('\r\n')
+  const headers: Record<string, string> = {}
+  for (const line of lines) {
+    const colon = line.indexOf(':')
+    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
+  }
+  return { statusCode: Number(status.split(' ')[1] ?? 0), headers, body }
+}
+
+/**
+ * The replies made outside any route, checked on a service: 404 (JSON and
+ * page), 405 on a known path, 414 on an over-long path parameter, and 431 for
+ * headers Node refuses (over a real socket). Returns what was checked and
+ * what was wrong.
+ */
+export async function probeProtocolErrors (
+  app: Parameters<typeof probeUnusableBodies>[0] & { listen: (options: { host: string, port: number }) => Promise<string>, server: { address: () => unknown, listening: boolean } },
+  options: { prefix: string }
+): Promise<{ checked: string[], problems: string[] }> {
+  const { prefix } = options
+  const checked: string[] = []
+  const problems: string[] = []
+  const check = (name: string, res: InjectReply, status: number): void => {
+    checked.push(name)
+    if (res.statusCode !== status) problems.push(`${name}: status ${res.statusCode}, not ${status}`)
+    for (const problem of errorReplyProblems(res, prefix)) problems.push(`${name}: ${problem}`)
+  }
+  const routes = registeredRoutes(app)
+
+  check('404', await app.inject({ method: 'GET', url: '/no/such/place', headers: {}, payload: '' }), 404)
+  const page = await app.inject({ method: 'GET', url: '/no/such/place', headers: { accept: 'text/html' }, payload: '' })
+  checked.push('404 page')
+  if (page.statusCode !== 404 || !String(page.headers['content-type']).startsWith('text/html')) problems.push(`404 page: ${page.statusCode} ${String(page.headers['content-type'])}`)
+  if (!/default-src 'none'/.test(String(page.headers['content-security-policy']))) problems.push('404 page: no CSP')
+  if (page.headers['x-content-type-options'] !== 'nosniff') problems.push('404 page: no nosniff')
+
+  const plain = routes.find((route) => route.method === 'GET' && !route.url.includes(':') && !route.url.includes('*'))
+  if (plain !== undefined) {
+    const res = await app.inject({ method: 'PATCH', url: plain.url, headers: {}, payload: '' })
+    check(`405 (PATCH ${plain.url})`, res, 405)
+    if (res.headers.allow === undefined) problems.push(`405 (PATCH ${plain.url}): no Allow header`)
+  }
+
+  const withParam = routes.find((route) => route.method === 'GET' && /:[A-Za-z0-9_]+/.test(route.url))
+  if (withParam !== undefined) {
+    const url = withParam.url.replace(/:[A-Za-z0-9_]+/, 'p'.repeat(300)).replace(/:[A-Za-z0-9_]+/g, 'x')
+    check(`414 (GET ${withParam.url})`, await app.inject({ method: 'GET', url, headers: {}, payload: '' }), 414)
+  }
+
+  if (!app.server.listening) await app.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = app.server.address() as { port: number }
+  check('431', parseRawReply(await rawHttpExchange(port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`)), 431)
+  return { checked, problems }
 }

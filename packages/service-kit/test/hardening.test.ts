@@ -103,13 +103,15 @@ t.test('413, 414, 415 and 404 are in the kit shape with a prefixed code', async 
     { status: 415, code: 'KIT_UNSUPPORTED_MEDIA_TYPE', res: await app.inject({ method: 'POST', url: '/token', headers: { 'content-type': 'text/plain' }, payload: 'x' }) },
     { status: 415, code: 'KIT_UNSUPPORTED_CHARSET', res: await app.inject({ method: 'POST', url: '/token', headers: { 'content-type': 'application/json; charset=utf-16' }, payload: '{}' }) },
     { status: 400, code: 'KIT_BAD_REQUEST', res: await app.inject({ method: 'POST', url: '/token', headers: { 'content-type': 'application/json' }, payload: '{"a":' }) },
-    { status: 404, code: 'KIT_NOT_FOUND', res: await app.inject({ method: 'DELETE', url: '/json' }) }
+    { status: 404, code: 'KIT_NOT_FOUND', res: await app.inject({ method: 'GET', url: '/nowhere' }) },
+    { status: 405, code: 'KIT_METHOD_NOT_ALLOWED', res: await app.inject({ method: 'DELETE', url: '/items/7' }) }
   ]
   for (const { status, code, res } of cases) {
     t.equal(res.statusCode, status, code)
     t.equal(res.json().code, code)
     t.same(errorReplyProblems(res, 'KIT'), [], `${code} is well formed`)
   }
+  t.equal(cases[6]?.res.headers.allow, 'GET, HEAD', 'a 405 names the methods the path takes')
 })
 
 /** Writes raw bytes to a listening app and reads until the server closes or `ms` pass. */

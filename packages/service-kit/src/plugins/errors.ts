@@ -92,7 +92,26 @@ export default fp<ErrorsPluginOptions>(async function errorsPlugin (fastify, opt
     })
   }
 
+  // The paths each method answers, so that a known path asked with another
+  // method is a 405 naming the methods it takes, not a 404.
+  const routes: Array<{ method: string, path: RegExp }> = []
+  fastify.addHook('onRoute', (route) => {
+    const path = new RegExp(`^${route.url.split(/(:[A-Za-z0-9_]+|\*)/).map((part) =>
+      part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('')}/?$`)
+    for (const method of [route.method].flat()) routes.push({ method, path })
+  })
+
   fastify.setNotFoundHandler(async function (request, reply) {
+    const path = request.url.split('?')[0] ?? ''
+    const allowed = [...new Set(routes.filter((route) => route.path.test(path)).map((route) => route.method))]
+    if (allowed.length > 0) {
+      reply.header('allow', allowed.join(', '))
+      return await send(request, reply, {
+        statusCode: 405,
+        code: `${prefix}_METHOD_NOT_ALLOWED`,
+        message: `${path} takes ${allowed.join(', ')}, not ${request.method}.`
+      })
+    }
     return await send(request, reply, {
       statusCode: 404,
       code: `${prefix}_NOT_FOUND`,

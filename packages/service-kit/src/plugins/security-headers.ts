@@ -106,8 +106,12 @@ export default fp<SecurityHeadersOptions>(async function securityHeaders (fastif
       return
     }
     const markup = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : ''
-    reply.header('content-security-policy', contentSecurityPolicy(markup, ancestors))
-    if (xfo !== undefined) reply.header('x-frame-options', xfo)
+    // A route that frames differently from the rest of the service (the
+    // platform's sign-in: nobody) says so before it replies, in a CSP of its
+    // own; its frame-ancestors and X-Frame-Options are kept.
+    const own = /(?:^|;)\s*frame-ancestors\s+([^;]+)/i.exec(String(reply.getHeader('content-security-policy') ?? ''))?.[1]?.trim().split(/\s+/)
+    reply.header('content-security-policy', contentSecurityPolicy(markup, own ?? ancestors))
+    if (own === undefined && xfo !== undefined) reply.header('x-frame-options', xfo)
   }
 
   if (!fastify.hasDecorator('applySecurityHeaders')) fastify.decorate('applySecurityHeaders', apply)
