@@ -174,3 +174,26 @@ t.test('timeouts come from the settings, with sane defaults, and a headers timeo
   const bad = loadConfig(BaseConfigSchema, { PORT: '0', REQUEST_TIMEOUT_MS: '1000', HEADERS_TIMEOUT_MS: '2000' })
   t.throws(() => createServer({ service: 'kit-test', config: bad, logger: false }), ConfigError)
 })
+
+t.test('a route adds what only it needs to the CSP by setting its own before replying', async (t) => {
+  const config = loadConfig(BaseConfigSchema, { PORT: '0', LOG_LEVEL: 'silent' })
+  const app = createServer({ service: 'kit-test', config, logger: false })
+  await app.register(fp(async (fastify) => {
+    await fastify.register(serviceKit, { service: 'kit-test', errorPrefix: 'KIT', config, store: memoryStoreForTest(t), frameAncestors: 'self' })
+    fastify.get('/frames-a-tool', async (_request, reply) => {
+      reply.header('content-security-policy', "frame-src https://tool.example; script-src https://cdn.example; frame-ancestors 'none'")
+      reply.header('x-frame-options', 'DENY')
+      return await reply.type('text/html; charset=utf-8').send(autoSubmitPage({ title: 'Framing', action: '/x', fields: {} }))
+    })
+  }))
+  t.teardown(async () => await app.close())
+  const res = await app.inject('/frames-a-tool')
+  const csp = String(res.headers['content-security-policy'])
+  const script = /<script>([\s\S]*?)<\/script>/.exec(res.body)?.[1] ?? ''
+  t.match(csp, 'frame-src https://tool.example')
+  t.match(csp, `script-src ${sha256(script)} https://cdn.example`, 'its sources join the hashes')
+  t.match(csp, /(^|; )frame-ancestors 'none'(;|$)/, 'its framing replaces the service default')
+  t.notMatch(csp, "frame-ancestors 'self'")
+  t.equal(res.headers['x-frame-options'], 'DENY')
+  t.match(csp, /^default-src 'none'; /)
+})

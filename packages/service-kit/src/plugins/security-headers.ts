@@ -55,6 +55,16 @@ function hashes (markup: string, pattern: RegExp): string[] {
   return [...found]
 }
 
+/** A CSP as directive name → sources. */
+function parsePolicy (policy: string): Map<string, string[]> {
+  const directives = new Map<string, string[]>()
+  for (const directive of policy.split(';')) {
+    const [name, ...sources] = directive.trim().split(/\s+/)
+    if (name !== undefined && name !== '' && !directives.has(name.toLowerCase())) directives.set(name.toLowerCase(), sources)
+  }
+  return directives
+}
+
 /**
  * The Content-Security-Policy of one HTML page: nothing loads unless named.
  * Inline <script> and <style> blocks are allowed by their hashes, so no
@@ -62,22 +72,35 @@ function hashes (markup: string, pattern: RegExp): string[] {
  * handler (onclick=) does not run. form-action is left open on purpose:
  * our pages auto-submit to platforms' and tools' URLs, which the operator
  * configures and we check before we post to them.
+ *
+ * `own` is a policy the route set before replying, for what only it needs
+ * (`frame-src https://tool.example` to frame a tool, `frame-ancestors 'none'`
+ * for a sign-in form): its directives replace the kit's of the same name,
+ * and its script-src and style-src sources are added to the hashes.
  */
-export function contentSecurityPolicy (markup: string, frameAncestors: string[] | undefined): string {
+export function contentSecurityPolicy (markup: string, frameAncestors: string[] | undefined, own = ''): string {
   const scripts = hashes(markup, INLINE_SCRIPT)
   const styles = hashes(markup, INLINE_STYLE)
-  const directives = [
-    "default-src 'none'",
-    `script-src ${scripts.length > 0 ? scripts.join(' ') : "'none'"}`,
-    `style-src ${styles.length > 0 ? styles.join(' ') : "'none'"}`,
-    "img-src 'self' data:",
+  const routes = parsePolicy(own)
+  const merged = (name: string, computed: string[]): string[] => {
+    const all = [...computed, ...(routes.get(name) ?? [])].filter((source) => source !== "'none'")
+    return all.length > 0 ? all : ["'none'"]
+  }
+  const directives = new Map<string, string[]>([
+    ['default-src', ["'none'"]],
+    ['script-src', merged('script-src', scripts)],
+    ['style-src', merged('style-src', styles)],
+    ['img-src', ["'self'", 'data:']],
     // The broker's progress page follows its launch with server-sent events.
-    "connect-src 'self'",
-    "base-uri 'none'",
-    "object-src 'none'"
-  ]
-  if (frameAncestors !== undefined) directives.push(`frame-ancestors ${frameAncestors.join(' ')}`)
-  return directives.join('; ')
+    ['connect-src', ["'self'"]],
+    ['base-uri', ["'none'"]],
+    ['object-src', ["'none'"]]
+  ])
+  if (frameAncestors !== undefined) directives.set('frame-ancestors', frameAncestors)
+  for (const [name, sources] of routes) {
+    if (name !== 'script-src' && name !== 'style-src') directives.set(name, sources)
+  }
+  return [...directives].map(([name, sources]) => `${name} ${sources.join(' ')}`).join('; ')
 }
 
 /** X-Frame-Options for browsers without CSP frame-ancestors, where it can say the same thing. */
@@ -106,12 +129,12 @@ export default fp<SecurityHeadersOptions>(async function securityHeaders (fastif
       return
     }
     const markup = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : ''
-    // A route that frames differently from the rest of the service (the
-    // platform's sign-in: nobody) says so before it replies, in a CSP of its
-    // own; its frame-ancestors and X-Frame-Options are kept.
-    const own = /(?:^|;)\s*frame-ancestors\s+([^;]+)/i.exec(String(reply.getHeader('content-security-policy') ?? ''))?.[1]?.trim().split(/\s+/)
-    reply.header('content-security-policy', contentSecurityPolicy(markup, own ?? ancestors))
-    if (own === undefined && xfo !== undefined) reply.header('x-frame-options', xfo)
+    // A route that needs more or frames differently (the platform's sign-in:
+    // nobody) says so before it replies, in a CSP of its own, merged here;
+    // with its own frame-ancestors, its own X-Frame-Options stands.
+    const own = String(reply.getHeader('content-security-policy') ?? '')
+    reply.header('content-security-policy', contentSecurityPolicy(markup, ancestors, own))
+    if (!parsePolicy(own).has('frame-ancestors') && xfo !== undefined) reply.header('x-frame-options', xfo)
   }
 
   if (!fastify.hasDecorator('applySecurityHeaders')) fastify.decorate('applySecurityHeaders', apply)
