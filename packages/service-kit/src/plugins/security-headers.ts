@@ -138,6 +138,11 @@ export default fp<SecurityHeadersOptions>(async function securityHeaders (fastif
   }
 
   if (!fastify.hasDecorator('applySecurityHeaders')) fastify.decorate('applySecurityHeaders', apply)
+  // On the raw response as well, so that a route that writes the response
+  // itself (the broker's event stream: no onSend) still sends them.
+  fastify.addHook('onRequest', async (_request, reply) => {
+    for (const [name, value] of Object.entries(BASE_SECURITY_HEADERS)) reply.raw.setHeader(name, value)
+  })
   fastify.addHook('onSend', async (_request, reply, payload) => {
     apply(reply, payload)
     return payload

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { probeProtocolErrors, probeUnusableBodies } from '@ltilaunch/service-kit/testing'
 import { createHash } from 'node:crypto'
-import { build, launchRequest, postLaunch } from '../helper.js'
+import { build, launchRequest, postLaunch, waitForLaunch } from '../helper.js'
 
 t.test('every route refuses every unusable body with a 4xx in the kit shape, never a 5xx', async (t) => {
   const app = await build(t)
@@ -28,4 +28,15 @@ t.test('the progress page runs its script and event stream under the CSP, and ma
   t.match(csp, "connect-src 'self'", 'its event stream may connect')
   t.notMatch(csp, 'frame-ancestors')
   t.notOk(page.headers['x-frame-options'])
+})
+
+t.test('the event stream, which the route writes itself, carries the security headers too', async (t) => {
+  const app = await build(t)
+  const accepted = await postLaunch(app, launchRequest())
+  const id = accepted.json().id as string
+  await waitForLaunch(app, id)
+  const events = await app.inject({ url: `/launches/${id}/events` })
+  t.match(events.headers['content-type'], 'text/event-stream')
+  t.equal(events.headers['x-content-type-options'], 'nosniff')
+  t.equal(events.headers['referrer-policy'], 'same-origin')
 })
