@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import { STATUS_CODES } from 'node:http'
 import { Type } from 'typebox'
 import { html, page } from '../html.js'
+import { maskCapabilityPath } from '../logger.js'
 
 export interface ErrorsPluginOptions {
   /** The stable prefix of this service's error codes, such as TOOL_AUTH. */
@@ -168,7 +169,8 @@ function classify (error: HintedError, prefix: string, request: FastifyRequest, 
       message = `Something went wrong on our side. Try again; if it keeps happening, tell the administrator (request ${request.id}).`
     }
   } else {
-    request.log.info({ code, reason: error.message }, 'request refused')
+    // Router errors quote the URL, which may hold a launch id.
+    request.log.info({ code, reason: maskCapabilityPath(error.message) }, 'request refused')
   }
   return { statusCode, code, message, hint: error.hint }
 }

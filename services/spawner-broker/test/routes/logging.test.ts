@@ -34,6 +34,8 @@ t.test('a launch id appears in no log line: intake, worker, API, page, events, r
   await server.inject({ method: 'POST', url: `/launches/${id}/retry`, payload: { token: 'wrong' } })
   await server.inject({ url: `/launches/${id}/nowhere` })
   await server.inject({ url: `/v1/launches/${id}x`, headers: bearer })
+  await server.inject({ url: `/launches/${id}/%zz` })
+  await server.inject({ url: `/launches/${id}${'y'.repeat(120)}` })
 
   const out = lines.join('')
   t.ok(lines.length > 10, `${lines.length} log lines`)
