@@ -44,6 +44,13 @@ for (const c of cases) {
     const visited: string[] = []
     // Every top-level navigation request, redirects included (framenavigated sees only the pages that commit).
     page.on('request', (request) => { if (request.isNavigationRequest() && request.frame() === page.mainFrame()) visited.push(request.url()) })
+    // Our pages' CSP (hashes of their inline script and style) must block nothing of theirs.
+    const ours = [plan.platformUrl, plan.toolAuthUrl, plan.brokerUrl]
+    const blocked: string[] = []
+    page.on('console', (message) => {
+      const where = message.location().url
+      if (/Content Security Policy/i.test(message.text()) && ours.some((origin) => where.startsWith(origin))) blocked.push(`${where}: ${message.text()}`)
+    })
     const shots: string[] = []
     const shot = async (n: number, what: string): Promise<void> => { shots.push(await screenshot(page, `4-${c.user}-${n}-${what}`)) }
 
@@ -88,6 +95,7 @@ for (const c of cases) {
     t.ok(origins.includes(plan.toolAuthUrl), 'passed through tool-auth')
     t.ok(visited.some((url) => url.startsWith(`${plan.toolAuthUrl}/oauth2/authorize`)), 'the hub signed in through tool-auth')
     t.ok(visited.some((url) => url.startsWith(`${plan.brokerUrl}/launches/`)), 'passed the progress page')
+    t.same(blocked, [], 'the CSP of our pages blocked nothing on them')
 
     const model = await hub.api.user(username)
     const [serverName, server] = Object.entries(model?.servers ?? {}).find(([, s]) => s.ready) ?? []

@@ -18,6 +18,25 @@ export const BaseConfigProperties = {
     default: false,
     description: 'trust X-Forwarded-* from a proxy: true, false, or a list of addresses/CIDRs'
   }),
+  REQUEST_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    default: 30000,
+    description: 'how long a client may take to send a whole request (headers and body) before a 408 and a closed connection'
+  }),
+  HEADERS_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    default: 10000,
+    description: 'how long a client may take to send a request\'s headers (at most REQUEST_TIMEOUT_MS)'
+  }),
+  KEEP_ALIVE_TIMEOUT_MS: Type.Integer({
+    minimum: 0,
+    default: 72000,
+    description: 'how long an idle keep-alive connection stays open; longer than the load balancer\'s idle timeout'
+  }),
+  FRAME_ANCESTORS: Type.Optional(Type.String({
+    pattern: "^\\s*('?(self|none)'?|\\*|https?://[^\\s,']+)(\\s*[\\s,]\\s*('?(self|none)'?|\\*|https?://[^\\s,']+))*\\s*$",
+    description: 'who may frame this service\'s pages: self, none, *, or origins (https://lms.example.edu), comma or space separated'
+  })),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10000, description: 'how long a SIGTERM waits for requests in flight' }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'redis:// or rediss:// URL of a standalone Redis' })),
   REDIS_SENTINELS: Type.Optional(Type.String({ pattern: '^[^,\\s]+:\\d+(,[^,\\s]+:\\d+)*$', description: 'host:port list of Redis Sentinels' })),

@@ -2,12 +2,13 @@ export { parseDocument, parseStructured } from './document.js'
 export { JsonClient, JsonClientError, type JsonClientOptions, type JsonReply } from './json-client.js'
 export { BaseConfigProperties, BaseConfigSchema, ConfigError, loadConfig, splitList, type BaseConfig } from './config.js'
 export { autoSubmitPage, escapeHtml, html, page, raw, SafeHtml, type PageOptions } from './html.js'
-export { loggerOptions, maskedPathLogSerializers, REDACTED_PATHS, requestLogSerializer, type LoggerSettings } from './logger.js'
-export { default as errorsPlugin, errorPage, ErrorReplySchema, wantsHtml, type ErrorsPluginOptions, type HintedError } from './plugins/errors.js'
+export { capabilityFingerprint, loggerOptions, maskCapabilityPath, maskedPathLogSerializers, REDACTED_PATHS, requestLogSerializer, type LoggerSettings } from './logger.js'
+export { default as errorsPlugin, errorPage, errorReplyJson, ErrorReplySchema, genericErrorCode, wantsHtml, type ErrorsPluginOptions, type HintedError } from './plugins/errors.js'
+export { BASE_SECURITY_HEADERS, contentSecurityPolicy, default as securityHeadersPlugin, frameAncestorSources, type SecurityHeadersOptions } from './plugins/security-headers.js'
 export { default as healthPlugin, type ReadinessCheck } from './plugins/health.js'
 export { default as serviceKit, type ServiceKitOptions } from './plugins/service-kit.js'
 export { default as storePlugin, type StorePluginOptions } from './plugins/store.js'
-export { createServer, startService, trustProxySetting, type ServiceDefinition, type ServiceServer } from './server.js'
+export { createServer, httpTimeouts, registeredRoutes, startService, trustProxySetting, type RegisteredRoute, type ServiceDefinition, type ServiceServer } from './server.js'
 export {
   createRedisClient,
   createStore,

@@ -1,6 +1,15 @@
+import { createHash } from 'node:crypto'
 import { createRequire } from 'node:module'
 import type { FastifyRequest } from 'fastify'
 import type { LoggerOptions } from 'pino'
+
+/**
+ * Log fields that hold a launch id. A launch id is a capability (it opens
+ * the launch's page), so a log shows a fingerprint instead: the same launch
+ * has the same fingerprint on every line and every service, and the
+ * fingerprint opens nothing.
+ */
+const CAPABILITY_KEYS = new Set(['launch', 'launchId', 'launch_id'])
 
 /**
  * Paths pino must never print: credentials in headers, and tokens or secrets
@@ -24,8 +33,31 @@ export const REDACTED_PATHS = [
   'id_token',
   'client_secret',
   'access_token',
-  'refresh_token'
+  'refresh_token',
+  ...[...CAPABILITY_KEYS].flatMap((key) => [key, `*.${key}`])
 ]
+
+/** A short, stable, one-way stand-in for a capability, so log lines about one launch can be matched up. */
+export function capabilityFingerprint (value: string): string {
+  return `#${createHash('sha256').update(value).digest('hex').slice(0, 12)}`
+}
+
+function censor (value: unknown, path: string[]): unknown {
+  const key = path[path.length - 1] ?? ''
+  if (CAPABILITY_KEYS.has(key) && typeof value === 'string') return capabilityFingerprint(value)
+  return '[redacted]'
+}
+
+/**
+ * Masks the capability in a request path, for every request log line of
+ * every service: the segment after /launches/ is a launch id or a one-time
+ * ticket (the broker's /launches/<id> and /v1/launches/<id>, the platform's
+ * /launches/<ticket>).
+ */
+export function maskCapabilityPath (path: string): string {
+  // A segment a route's own serializer already masked ([ticket]) stays as it is.
+  return path.replace(/\/launches\/(?!\[)[^/]+/g, '/launches/[id]')
+}
 
 export interface LoggerSettings {
   level: string
@@ -40,7 +72,7 @@ export interface LoggerSettings {
  * an OAuth code), and a log must never yield a usable launch. `maskPath`
  * hides a capability that sits in the path itself.
  */
-export function requestLogSerializer (maskPath: (path: string) => string = (path) => path) {
+export function requestLogSerializer (maskPath: (path: string) => string = maskCapabilityPath) {
   return (request: FastifyRequest) => {
     // A `req` logged by hand may be any object; only a request is reshaped.
     if (typeof request?.url !== 'string') return request
@@ -55,7 +87,7 @@ export function requestLogSerializer (maskPath: (path: string) => string = (path
 
 /** Route `logSerializers` for a path that is itself a capability, such as /launches/<ticket>. */
 export function maskedPathLogSerializers (pattern: RegExp, replacement: string) {
-  return { req: requestLogSerializer((path) => path.replace(pattern, replacement)) }
+  return { req: requestLogSerializer((path) => maskCapabilityPath(path.replace(pattern, replacement))) }
 }
 
 /** pino options for a service: its name on every line, secrets redacted, queries left out, pretty on a terminal. */
@@ -64,7 +96,7 @@ export function loggerOptions (settings: LoggerSettings): LoggerOptions {
   const options: LoggerOptions = {
     level: settings.level,
     base: { service: settings.service },
-    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    redact: { paths: REDACTED_PATHS, censor },
     serializers: { req: requestLogSerializer() }
   }
   const target = pretty ? prettyTarget() : undefined

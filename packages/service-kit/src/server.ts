@@ -1,10 +1,15 @@
 import { randomUUID } from 'node:crypto'
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import closeWithGrace from 'close-with-grace'
-import Fastify, { type FastifyPluginAsync } from 'fastify'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { ConfigError, type BaseConfig } from './config.js'
+import type { DestinationStream } from 'pino'
 import { loggerOptions } from './logger.js'
+import { errorReplyJson, genericErrorCode } from './plugins/errors.js'
+import { BASE_SECURITY_HEADERS } from './plugins/security-headers.js'
 
 /** What `trustProxy` understands, from the TRUST_PROXY setting. */
 export function trustProxySetting (value: boolean | string): boolean | string {
@@ -16,20 +21,105 @@ export function trustProxySetting (value: boolean | string): boolean | string {
   return value
 }
 
+/** The timeouts of the HTTP server, from the settings; a header timeout longer than the request timeout is refused. */
+export function httpTimeouts (config: Pick<BaseConfig, 'REQUEST_TIMEOUT_MS' | 'HEADERS_TIMEOUT_MS' | 'KEEP_ALIVE_TIMEOUT_MS'>) {
+  const requestTimeout = config.REQUEST_TIMEOUT_MS ?? 30000
+  const headersTimeout = config.HEADERS_TIMEOUT_MS ?? 10000
+  const keepAliveTimeout = config.KEEP_ALIVE_TIMEOUT_MS ?? 72000
+  if (headersTimeout > requestTimeout) {
+    throw new ConfigError([`HEADERS_TIMEOUT_MS (${headersTimeout}) must not exceed REQUEST_TIMEOUT_MS (${requestTimeout})`])
+  }
+  // Node checks the two timeouts only every connectionsCheckingInterval
+  // (30 s by default), which would stretch a 10 s limit to 40 s.
+  const connectionsCheckingInterval = Math.min(1000, Math.max(50, Math.floor(headersTimeout / 4)))
+  return { requestTimeout, headersTimeout, keepAliveTimeout, connectionsCheckingInterval }
+}
+
+/** One route as the kit saw it registered. */
+export interface RegisteredRoute {
+  method: string
+  url: string
+}
+
+const registered = new WeakMap<object, RegisteredRoute[]>()
+
+/** Every route of a server built by `createServer` (with HEAD routes), for tests that must cover them all. */
+export function registeredRoutes (server: object): RegisteredRoute[] {
+  return [...(registered.get(server) ?? [])]
+}
+
+function prefixOf (server: FastifyInstance, service: string): string {
+  return server.hasDecorator('errorCodePrefix') ? server.errorCodePrefix : service.toUpperCase().replace(/[^A-Z0-9]+/g, '_')
+}
+
+/**
+ * A request that Node refuses before Fastify sees it (headers too large, too
+ * slow, malformed) still gets the kit's JSON error body and headers.
+ */
+function clientErrorHandler (service: string) {
+  return function (this: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket): void {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return
+    let statusCode = 400
+    let message = 'The request is not valid HTTP.'
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      statusCode = 408
+      message = 'The request took too long to arrive (is its Content-Length larger than its body?). Send it again in full.'
+    } else if (err.code === 'HPE_HEADER_OVERFLOW') {
+      statusCode = 431
+      message = 'The request line and headers are too large. Shorten the URL or drop large cookies and headers.'
+    }
+    this.log.debug({ code: err.code }, 'client error')
+    if (socket.writable) {
+      const prefix = prefixOf(this, service)
+      const body = errorReplyJson({ statusCode, code: genericErrorCode(prefix, statusCode), message })
+      const headers = Object.entries({
+        ...BASE_SECURITY_HEADERS,
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': String(Buffer.byteLength(body)),
+        connection: 'close'
+      }).map(([name, value]) => `${name}: ${value}\r\n`).join('')
+      socket.write(`HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? 'Error'}\r\n${headers}\r\n${body}`)
+    }
+    socket.destroy(err)
+  }
+}
+
 /**
  * The Fastify instance every service runs in: the same logger, request ids,
- * proxy trust and validation settings, with the TypeBox type provider.
+ * proxy trust and validation settings, timeouts, with the TypeBox type provider.
  */
-export function createServer (options: { service: string, config: BaseConfig, logger?: boolean }) {
+export function createServer (options: { service: string, config: BaseConfig, logger?: boolean, logStream?: DestinationStream }) {
   const { config } = options
+  const timeouts = httpTimeouts(config)
+  const logger = options.logger === false
+    ? false
+    : { ...loggerOptions({ level: config.LOG_LEVEL, service: options.service, ...(options.logStream ? { pretty: false } : {}) }), ...(options.logStream ? { stream: options.logStream } : {}) }
   const server = Fastify({
-    logger: options.logger === false ? false : loggerOptions({ level: config.LOG_LEVEL, service: options.service }),
+    logger,
     trustProxy: trustProxySetting(config.TRUST_PROXY),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     routerOptions: { ignoreTrailingSlash: true },
-    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, useDefaults: true } }
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, useDefaults: true } },
+    // A body shorter than its Content-Length, or headers sent a byte at a
+    // time, must not hold a connection for Node's default five minutes.
+    requestTimeout: timeouts.requestTimeout,
+    keepAliveTimeout: timeouts.keepAliveTimeout,
+    http: { headersTimeout: timeouts.headersTimeout, connectionsCheckingInterval: timeouts.connectionsCheckingInterval },
+    clientErrorHandler: clientErrorHandler(options.service),
+    // Errors the router answers by itself (a bad URL, a parameter over its
+    // length: 414) go through the service's error handler like any other.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      if (server.hasDecorator('replyToFrameworkError')) server.replyToFrameworkError(error, request, reply)
+      else reply.send(error)
+    }
   }).withTypeProvider<TypeBoxTypeProvider>()
+
+  const routes: RegisteredRoute[] = []
+  registered.set(server, routes)
+  server.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url })
+  })
 
   // While draining, answer in-flight requests with `Connection: close`, so
   // that a client's keep-alive socket does not hold the shutdown open.
@@ -69,7 +159,16 @@ export async function startService<C extends BaseConfig> (definition: ServiceDef
     throw err
   }
 
-  const server = createServer({ service: definition.service, config })
+  let server: ServiceServer
+  try {
+    server = createServer({ service: definition.service, config })
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${definition.service}: ${err.message}\n`)
+      process.exit(1)
+    }
+    throw err
+  }
   await server.register(fp(definition.app), { config })
 
   closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS, logger: server.log }, async ({ signal, err }) => {

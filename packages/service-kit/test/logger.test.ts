@@ -52,3 +52,36 @@ t.test('request log lines leave out the query, and a masked path hides its capab
   t.match(out, '"url":"/login"')
   t.match(out, '"url":"/launches/[ticket]"')
 })
+
+t.test('a launch id is never logged: fields show a fingerprint, /launches/<id> paths are masked on every route', async (t) => {
+  const { default: Fastify } = await import('fastify')
+  const { capabilityFingerprint } = await import('../src/logger.js')
+  const lines: string[] = []
+  const stream = new Writable({
+    write (chunk, _encoding, done) {
+      lines.push(String(chunk))
+      done()
+    }
+  })
+  const app = Fastify({ logger: { ...loggerOptions({ level: 'debug', service: 'kit', pretty: false }), stream } })
+  // The services' 404 handler (Fastify's own would log the raw URL).
+  await app.register((await import('../src/plugins/errors.js')).default, { prefix: 'KIT' })
+  app.get('/v1/launches/:id', async (request) => {
+    const { id } = request.params as { id: string }
+    request.log.info({ launch: id, nested: { launchId: id, launch_id: id }, launchId: id }, 'launch looked at')
+    return { id }
+  })
+  t.teardown(() => app.close())
+  const id = 'L-capability-0123456789'
+  await app.inject(`/v1/launches/${id}`)
+  await app.inject(`/launches/${id}/nowhere`)
+  const out = lines.join('')
+  t.notMatch(out, 'capability-0123456789', 'the id is nowhere in the log')
+  t.match(out, '"url":"/v1/launches/[id]"')
+  t.match(out, '"url":"/launches/[id]/nowhere"', 'a 404 under /launches/ is masked too')
+  const line = lines.map((l) => JSON.parse(l) as Record<string, any>).find((l) => l.msg === 'launch looked at')
+  t.equal(line?.launch, capabilityFingerprint(id), 'the same launch has the same fingerprint, to match lines up')
+  t.equal(line?.launchId, capabilityFingerprint(id))
+  t.equal(line?.nested?.launch_id, capabilityFingerprint(id))
+  t.not(capabilityFingerprint(id), capabilityFingerprint('L-other'), 'different launches differ')
+})

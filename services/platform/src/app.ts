@@ -37,6 +37,8 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
     service: 'platform',
     errorPrefix: 'PLATFORM',
     config: options.config,
+    // The platform's pages are framed by nobody but itself, unless FRAME_ANCESTORS names a host site.
+    frameAncestors: 'self',
     ...(options.store ? { store: options.store } : {})
   })
   await fastify.register(formbody)

@@ -21,7 +21,8 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
   const { registry, sessions, config } = fastify
   const secure = config.publicUrl.startsWith('https://')
   // These pages hold forms a person submits: no other site may frame them (clickjacking).
-  fastify.addHook('onSend', async (_request, reply) => {
+  // Set before the reply, so that the kit's CSP keeps this frame-ancestors.
+  fastify.addHook('onRequest', async (_request, reply) => {
     reply.header('x-frame-options', 'DENY')
     reply.header('content-security-policy', "frame-ancestors 'none'")
   })

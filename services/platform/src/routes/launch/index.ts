@@ -30,7 +30,8 @@ const launchPage: FastifyPluginAsyncTypebox = async (fastify) => {
   const { registry, sessions, launches, config } = fastify
   // The Launch button must not be framed by another site (clickjacking). The
   // authorize page is left frameable, for tools launched in an iframe.
-  fastify.addHook('onSend', async (_request, reply) => {
+  // Set before the reply, so that the kit's CSP keeps this frame-ancestors.
+  fastify.addHook('onRequest', async (_request, reply) => {
     reply.header('x-frame-options', 'DENY')
     reply.header('content-security-policy', "frame-ancestors 'none'")
   })
