@@ -1,10 +1,14 @@
 import t from 'tap'
-import { probeProtocolErrors, probeUnusableBodies } from '@ltilaunch/service-kit/testing'
+import { isOAuthError, probeProtocolErrors, probeUnusableBodies } from '@ltilaunch/service-kit/testing'
 import { build } from '../helper.js'
 
 t.test('every route refuses every unusable body with a 4xx in the kit shape, never a 5xx', async (t) => {
   const app = await build(t)
-  const { sent, problems } = await probeUnusableBodies(app, { prefix: 'PLATFORM' })
+  const { sent, problems } = await probeUnusableBodies(app, {
+    prefix: 'PLATFORM',
+    // RFC 6749 clients read {error, error_description} from the token endpoint.
+    alsoAccept: (url, body) => url === '/lti/token' && isOAuthError(body)
+  })
   t.ok(sent >= 5 * 13, `${sent} requests sent`)
   t.same(problems, [])
 })

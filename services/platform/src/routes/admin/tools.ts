@@ -34,8 +34,9 @@ export function isAdmin (user: DirectoryUser): boolean {
  */
 const adminTools: FastifyPluginAsyncTypebox = async (fastify) => {
   const { registry, sessions, store, config } = fastify
-  // These pages hold forms an admin submits: no other site may frame them.
-  fastify.addHook('onSend', async (_request, reply) => {
+  // These pages hold forms an admin submits: no other site may frame them
+  // (set before the route runs, so the kit merges it into its policy).
+  fastify.addHook('onRequest', async (_request, reply) => {
     reply.header('x-frame-options', 'DENY')
     reply.header('content-security-policy', "frame-ancestors 'none'")
   })
@@ -101,6 +102,8 @@ ${tools.map((tool) => {
     target.searchParams.set('registration_token', token)
     request.log.info({ admin: signedIn.user.username, tool: target.origin }, 'registration by URL started')
     reply.header('cache-control', 'no-store')
+    // This page frames the tool's registration page, and only that.
+    reply.header('content-security-policy', `frame-ancestors 'none'; frame-src ${target.origin}`)
     // The tool's page runs in the frame; when it posts org.imsglobal.lti.close, the list is shown again.
     return await reply.type('text/html; charset=utf-8').send(page({
       title: `Registering a tool · ${config.PLATFORM_NAME}`,

@@ -32,8 +32,9 @@ interface Member {
  */
 const coursePages: FastifyPluginAsyncTypebox = async (fastify) => {
   const { registry, sessions, launches, store, config } = fastify
-  // Launch buttons must not be framed by another site (clickjacking).
-  fastify.addHook('onSend', async (_request, reply) => {
+  // Launch buttons must not be framed by another site (clickjacking); set
+  // before the route runs, so that the kit merges it into its policy.
+  fastify.addHook('onRequest', async (_request, reply) => {
     reply.header('x-frame-options', 'DENY')
     reply.header('content-security-policy', "frame-ancestors 'none'")
   })
