@@ -2,7 +2,8 @@ import { autoSubmitPage, type StoreOperation } from '@ltilaunch/service-kit'
 import type { FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
 import { randomToken } from '../lib/csrf.js'
-import { launchClaims, type LaunchInput } from '../lib/launch.js'
+import { launchClaims, presentationOf, type LaunchInput } from '../lib/launch.js'
+import { framedLaunchPage, STORAGE_TARGET, toolOrigins } from '../views/framed-launch.js'
 import { LaunchInvalid } from '../errors.js'
 
 /** What is kept under an lti_message_hint between the login initiation and the authorization request. */
@@ -68,6 +69,25 @@ export default fp(async function launchesPlugin (fastify) {
         lti_deployment_id: pending.deploymentId
       }
       reply.header('cache-control', 'no-store')
+      if (presentationOf(input) === 'iframe') {
+        // The tool opens in a frame of this page; with storage on, the login
+        // initiation tells it where to post (Platform Storage: lti_storage_target).
+        if (config.PLATFORM_STORAGE) params.lti_storage_target = STORAGE_TARGET
+        const url = new URL(input.tool.initiateLoginUri)
+        for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value)
+        return await reply.type('text/html; charset=utf-8').send(framedLaunchPage({
+          platformName: config.PLATFORM_NAME,
+          toolName: input.tool.name,
+          ...(input.context?.title === undefined ? {} : { courseTitle: input.context.title }),
+          toolOrigins: toolOrigins([input.tool.initiateLoginUri, input.tool.targetLinkUri, ...input.tool.redirectUris]),
+          initiation: input.tool.loginInitiationMethod === 'post'
+            ? { method: 'post', action: input.tool.initiateLoginUri, fields: params }
+            : { method: 'get', url: url.toString() },
+          storage: config.PLATFORM_STORAGE,
+          storageTtlSeconds: config.PLATFORM_STORAGE_TTL,
+          backUrl: input.returnUrl ?? `${config.publicUrl}/`
+        }))
+      }
       if (input.tool.loginInitiationMethod === 'post') {
         return await reply.type('text/html; charset=utf-8').send(autoSubmitPage({
           title: `Opening ${input.tool.name}`,
