@@ -38,7 +38,7 @@ export const PlatformConfigSchema = Type.Object({
   MESSAGE_HINT_TTL: Seconds(300, 'how long a started launch waits for the tool, in seconds'),
   LAUNCH_URL_TTL: Seconds(60, 'how long a one-time launch URL from the launch API lasts, in seconds'),
   NONCE_TTL: Seconds(86400, 'how long a nonce is remembered per client, in seconds'),
-  PLATFORM_STORAGE: Type.Boolean({ default: true, description: "a page that frames a tool offers it postMessage storage (lti_storage_target, lti.put_data, lti.get_data)" }),
+  PLATFORM_STORAGE: Type.Boolean({ default: true, description: 'a page that frames a tool offers it postMessage storage (lti_storage_target, lti.put_data, lti.get_data)' }),
   PLATFORM_STORAGE_TTL: Seconds(600, "how long a framed tool's values are kept in the page's storage, in seconds")
 })
 
