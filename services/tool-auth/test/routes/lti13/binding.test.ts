@@ -173,3 +173,19 @@ t.test('a cookie-bound callback without its cookie is refused with a page offeri
   t.equal(new URL(attribute(res.body, 'href')).searchParams.get('lti_message_hint'), 'm-hint')
   t.notOk(res.cookies.some((c) => c.name === 'ltilaunch_session'))
 })
+
+t.test('on http://localhost (a secure context to browsers) the cookies are Secure and SameSite=None, not partitioned', async (t) => {
+  const platform = await startPlatform(t)
+  const app = await build(t, { env: { ...platform.env, PUBLIC_URL: 'http://localhost:3001', ALLOWED_HOSTS: 'tool.test' } })
+  const query = new URLSearchParams({ iss: platform.issuer, login_hint: 'hint-1', target_link_uri: TARGET, client_id: platform.clientId })
+  const res = await app.inject({ method: 'GET', url: `/lti13/login?${query.toString()}` })
+  t.equal(res.statusCode, 302)
+  const cookie = res.cookies.find((c) => c.name === 'lti13_state') as Record<string, unknown>
+  t.equal(cookie.secure, true)
+  t.equal(cookie.sameSite, 'None')
+  t.notOk(cookie.partitioned)
+  const plain = await build(t, { env: { ...platform.env, PUBLIC_URL: 'http://127.0.0.1:3001', ALLOWED_HOSTS: 'tool.test' } })
+  const other = (await plain.inject({ method: 'GET', url: `/lti13/login?${query.toString()}` })).cookies.find((c) => c.name === 'lti13_state') as Record<string, unknown>
+  t.notOk(other.secure, 'any other http host: not Secure')
+  t.equal(other.sameSite, 'Lax')
+})
