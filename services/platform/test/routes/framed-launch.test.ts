@@ -64,3 +64,22 @@ t.test('a POST login initiation is submitted into the frame; "window" and the de
   const registered = await framedLaunch({}, {})
   t.equal(registered.res.statusCode, 303, 'the registration says window')
 })
+
+t.test('in a frame, an authorization request that came without our session cookie is re-submitted from our own origin once', async (t) => {
+  const { app, browser, res } = await framedLaunch()
+  const params = authParams(Object.fromEntries(new URL(attribute(res.body, 'src')).searchParams))
+  // What the browser sends when the tool's page (another site) navigates the frame here: no Lax cookie.
+  const first = await app.inject({ method: 'GET', url: `/lti/authorize?${new URLSearchParams(params).toString()}`, headers: { 'sec-fetch-dest': 'iframe', accept: 'text/html' } })
+  t.equal(first.statusCode, 200)
+  const repost = formOf(first.body)
+  t.equal(repost.action, '/lti/authorize')
+  t.equal(repost.fields.ltilaunch_repost, '1')
+  t.equal(repost.fields.lti_message_hint, params.lti_message_hint, 'the hint is not spent by the re-submission')
+  t.notOk(repost.fields.id_token)
+  // Our own form, submitted in the frame, comes with the cookie and gets the token.
+  const second = await browser.post('/lti/authorize', repost.fields)
+  t.ok(formOf(second.body).fields.id_token)
+  // Without a cookie the second time, it is an OIDC error, not a loop.
+  const again = await app.inject({ method: 'POST', url: '/lti/authorize', payload: new URLSearchParams(repost.fields).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-dest': 'iframe' } })
+  t.equal(formOf(again.body).fields.error, 'login_required')
+})
