@@ -144,13 +144,8 @@ t.test('2. the attack: an attacker\'s state and id_token posted into the victim\
   // The attacker launches in their own browser, keeps the form_post for themselves, and learns their storage secret.
   const attacker = await newContext(browser)
   t.teardown(async () => { await attacker.close() })
-  let secret = ''
-  await attacker.route((url) => url.href.startsWith(`${plan.toolAuthUrl}/lti13/oauth_login`), async (route) => {
-    const response = await route.fetch()
-    const body = await response.text()
-    secret = /data-value="([^"]+)"/.exec(body)?.[1] ?? secret
-    await route.fulfill({ response, body })
-  })
+  // The attacker watches the messages their own platform page receives (their browser, their devtools).
+  await attacker.addInitScript('window.__ltiSeen = []; window.addEventListener("message", function (e) { window.__ltiSeen.push(e.data) })')
   let taken: (fields: URLSearchParams) => void = () => {}
   const formPost = new Promise<URLSearchParams>((resolve) => { taken = resolve })
   await attacker.route((url) => url.href.startsWith(`${plan.toolAuthUrl}${callbackPath}`), async (route) => {
@@ -164,6 +159,8 @@ t.test('2. the attack: an attacker\'s state and id_token posted into the victim\
     const frame = attackerPage.frames().find((f) => f !== attackerPage.mainFrame())
     throw new Error(`the attacker never got a form_post; the frame is at ${frame?.url() ?? '(none)'}`)
   }
+  const seen = JSON.parse(String(await attackerPage.evaluate('JSON.stringify(window.__ltiSeen)'))) as Array<{ subject?: string, value?: string }>
+  const secret = seen.find((message) => message.subject === 'lti.put_data')?.value ?? ''
   t.ok(stolen.get('id_token') && stolen.get('state'), 'the attacker holds a real state and id_token for their own account')
   t.ok(secret, 'and the secret their own login kept in platform storage')
 
