@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { BindingMismatch, StateMismatch, StateUnknown } from '../errors.js'
 import { refuseUnbound, type LoginState } from '../routes/lti13/login.js'
 import { readPage } from '../views/binding.js'
-import { postedByOurPage, restartUrl, secretsMatch, storageKey } from './binding.js'
+import { postedByOurPage, secretsMatch, storageKey } from './binding.js'
 import { publicBase } from './urls.js'
 
 /** What tied a callback to the browser that began the launch. */
@@ -30,7 +30,9 @@ export async function bindCallback (
   }
   const record = await store.get<LoginState>(`state:${body.state}`)
   if (record === undefined) throw new StateUnknown()
-  const restart = record.restart === undefined ? undefined : restartUrl(request, config, record.restart)
+  // No link that repeats this state's login: at the callback the state may be
+  // an attacker's, and its login would be theirs. The person relaunches.
+  const restart = undefined
 
   if (record.binding?.kind === 'storage') {
     if (body.storage_binding === undefined) {

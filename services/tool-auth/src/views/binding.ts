@@ -95,7 +95,7 @@ const SCRIPT = `
 
 /** The link that restarts the login in a new, top-level window. */
 function newWindowLink (restart: string | undefined) {
-  if (restart === undefined) return html`<p>Launch the tool again from your course; if your course offers it, choose to open it in a new window.</p>`
+  if (restart === undefined) return html`<p>Launch the tool again from your course, in a new window: where the course offers it, choose to open the tool in a new window or tab.</p>`
   return html`<p><a id="new-window" href="${restart}" target="_blank" rel="noopener">Open in a new window</a> — the launch starts again there, where this browser keeps the tool's cookies.</p>`
 }
 
@@ -136,7 +136,7 @@ export interface ReadPageOptions {
   /** Where the form goes: this callback again. */
   action: string
   fields: Record<string, string>
-  restart: string | undefined
+  restart: undefined
   timeoutMs: number
 }
 
