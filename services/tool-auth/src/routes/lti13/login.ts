@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type, type Static } from 'typebox'
 import { wantsHtml } from '@ltilaunch/service-kit'
-import { DeploymentUnknown, LaunchUnbound, LoginParamMissing, TargetNotAllowed } from '../../errors.js'
+import { DeploymentUnknown, LaunchUnbound, LoginParamMissing, StateUnknown, TargetNotAllowed } from '../../errors.js'
 import { bindingSecret, isFramed, platformOrigin, restartParams, restartUrl, storageKey, storageTargetOf, type StateBinding } from '../../lib/binding.js'
 import { rateLimited } from '../../lib/rate-limit.js'
 import { cookieOptions, nextFromTarget, publicBase, targetAllowed } from '../../lib/urls.js'
@@ -135,7 +135,8 @@ const loginRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   /** The second step of a framed login bound by cookie: did the cookie come back in this frame? */
   async function checkCookie (request: FastifyRequest, reply: FastifyReply, state: string) {
     const record = await store.get<LoginState>(`state:${state}`)
-    if (record?.authorizeRequest === undefined) throw new LaunchUnbound()
+    if (record === undefined) throw new StateUnknown()
+    if (record.authorizeRequest === undefined) throw new LaunchUnbound()
     const cookie = request.cookies[STATE_COOKIE]
     if (cookie !== state) {
       return await refuseUnbound(request, reply, record.restart === undefined ? undefined : restartUrl(request, config, record.restart))

@@ -90,6 +90,8 @@ t.test('a framed login without platform storage checks that its cookie comes bac
   t.match(dropped.body, /target="_blank"/)
   const json = await app.inject({ method: 'GET', url: `${check.pathname}${check.search}`, headers: { accept: 'application/json' } })
   t.equal(json.json().code, 'TOOL_AUTH_LAUNCH_UNBOUND')
+  const unknown = await app.inject({ method: 'GET', url: '/lti13/login/check?state=unknown', headers: { accept: 'application/json' } })
+  t.equal(unknown.json().code, 'TOOL_AUTH_STATE_UNKNOWN')
 
   // The cookie came back (a partitioned cookie, a same-site frame): on to the platform.
   const kept = await app.inject({ method: 'GET', url: `${check.pathname}${check.search}`, headers: { ...FRAMED, cookie: `lti13_state=${cookie}` } })
