@@ -9,7 +9,7 @@ import { html, page, raw } from '@ltilaunch/service-kit'
 
 /*
  * Talks to the platform per LTI Client Side postMessages: asks lti.capabilities
- * of the parent (which may name the frame of each message), then sends
+ * of the storage frame (the answer may name the frame of each message), then sends
  * lti.put_data or lti.get_data. Only answers from the platform's origin with
  * our message_id count; every wait has a timeout. `put`: then go on to the
  * authorization endpoint. `get`: put the value in the form and submit it to
@@ -62,7 +62,9 @@ const SCRIPT = `
   function frameFor (subject) {
     var storage = frameNamed(d.target);
     if (!framed) return Promise.reject(new Error('this page is not inside the platform'));
-    return ask(window.parent, { subject: 'lti.capabilities' }).then(function (answer) {
+    // Asked of the storage frame: it is on the platform's origin (Canvas's
+    // post_message_forwarding is; its course page may not be).
+    return ask(storage || window.parent, { subject: 'lti.capabilities' }).then(function (answer) {
       var offered = (answer.supported_messages || []).filter(function (m) { return m && m.subject === subject; })[0];
       if (!offered) throw new Error('the platform does not offer ' + subject);
       var named = offered.frame ? frameNamed(offered.frame) : undefined;
