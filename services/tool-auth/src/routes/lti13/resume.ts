@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { maskedPathLogSerializers } from '@ltilaunch/service-kit'
 import { Type } from 'typebox'
 import { ResumeUnknown } from '../../errors.js'
 import { SESSION_COOKIE } from '../../plugins/sessions.js'
@@ -14,6 +15,9 @@ interface ResumeTicket {
 }
 
 const TICKET = /^[A-Za-z0-9_-]{43}$/
+
+// The resume link is a capability (it hands over a session): keep it out of the log.
+const resumeLogSerializers = maskedPathLogSerializers(/^\/lti13\/resume\/[^/?]+/, '/lti13/resume/[ticket]')
 
 /**
  * Ends a launch that happened in a frame: the session cookie set there is a
@@ -35,6 +39,7 @@ export async function offerNewTab (fastify: FastifyInstance, request: FastifyReq
 const resumeRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config, store } = fastify
   fastify.get('/lti13/resume/:ticket', {
+    logSerializers: resumeLogSerializers,
     schema: { params: Type.Object({ ticket: Type.String({ maxLength: 100 }) }), response: { 303: Type.Null() } }
   }, async (request, reply) => {
     const { ticket } = request.params

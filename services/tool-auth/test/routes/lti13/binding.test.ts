@@ -192,3 +192,36 @@ t.test('on http://localhost (a secure context to browsers) the cookies are Secur
   t.notOk(other.secure, 'any other http host: not Secure')
   t.equal(other.sameSite, 'Lax')
 })
+
+t.test('the resume link, a capability, does not reach the log', async (t) => {
+  const { Writable } = await import('node:stream')
+  const Fastify = (await import('fastify')).default
+  const fp = (await import('fastify-plugin')).default
+  const { loggerOptions } = await import('@ltilaunch/service-kit')
+  const { memoryStoreForTest } = await import('@ltilaunch/service-kit/testing')
+  const { readConfig } = await import('../../../src/config.js')
+  const app = (await import('../../../src/app.js')).default
+  const { TEST_ENV } = await import('../../helper.js')
+  const platform = await startPlatform(t)
+  const lines: string[] = []
+  const stream = new Writable({ write (chunk, _encoding, done) { lines.push(String(chunk)); done() } })
+  const server = Fastify({ logger: { ...loggerOptions({ level: 'info', service: 'tool-auth', pretty: false }), stream } })
+  await server.register(fp(app), { config: readConfig({ ...TEST_ENV, ...platform.env, LOG_LEVEL: 'info' }), store: memoryStoreForTest(t) })
+  t.teardown(async () => await server.close())
+
+  const login = await storageLogin(server as unknown as App, platform)
+  const idToken = await platform.sign(platform.claims(login.nonce))
+  const bound = await server.inject({
+    method: 'POST',
+    url: '/lti13/oauth_callback',
+    payload: new URLSearchParams({ id_token: idToken, state: login.state, storage_binding: login.secret }).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin', accept: 'text/html' }
+  })
+  const resume = new URL(attribute(bound.body, 'href'))
+  t.equal((await server.inject({ method: 'GET', url: resume.pathname })).statusCode, 303)
+  const log = lines.join('')
+  t.match(log, /\/lti13\/resume\/\[ticket\]/)
+  const ticket = resume.pathname.split('/').pop() as string
+  t.notOk(log.includes(ticket), 'no resume ticket in the log')
+  t.notOk(log.includes(login.secret), 'no storage secret in the log')
+})
