@@ -225,3 +225,18 @@ t.test('the resume link, a capability, does not reach the log', async (t) => {
   t.notOk(log.includes(ticket), 'no resume ticket in the log')
   t.notOk(log.includes(login.secret), 'no storage secret in the log')
 })
+
+t.test('a browser that sends no Sec-Fetch-Site is trusted by its Origin: ours is accepted', async (t) => {
+  const platform = await startPlatform(t)
+  const app = await build(t, { env: platform.env })
+  const login = await storageLogin(app, platform)
+  const idToken = await platform.sign(platform.claims(login.nonce))
+  const res = await app.inject({
+    method: 'POST',
+    url: '/lti13/oauth_callback',
+    payload: new URLSearchParams({ id_token: idToken, state: login.state, storage_binding: login.secret }).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://tool.test', accept: 'text/html' }
+  })
+  t.equal(res.statusCode, 200, res.body)
+  t.match(res.body, /Open JupyterLab in a new tab/)
+})
