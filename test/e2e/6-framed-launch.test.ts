@@ -199,6 +199,56 @@ t.test('2. the attack: an attacker\'s state and id_token posted into the victim\
   t.equal(await hub.api.user(USERS.alan.email), undefined, 'no hub user and no server for the attacker\'s account')
 })
 
+t.test('2b. the platform\'s storage answers the framed tool from its origin, and nothing from another origin', async (t) => {
+  const context = await newContext(browser)
+  t.teardown(async () => { await context.close() })
+  // The launch is held at the callback: the frame stays on a page of the tool's origin.
+  await context.route((url) => url.href.startsWith(`${plan.toolAuthUrl}${callbackPath}`), async (route) => {
+    await route.fulfill({ status: 200, contentType: 'text/html', body: '<p>held</p>' })
+  })
+  const page = await framedLaunch(context, 'alan', IMAGES.minimal)
+  const deadline = Date.now() + 30_000
+  let tool = page.frames().find((f) => f.url().startsWith(`${plan.toolAuthUrl}${callbackPath}`))
+  while (tool === undefined && Date.now() < deadline) {
+    await sleep(200)
+    tool = page.frames().find((f) => f.url().startsWith(`${plan.toolAuthUrl}${callbackPath}`))
+  }
+  if (tool === undefined) throw new Error('the frame never reached the callback')
+
+  const [port] = await freePorts(1) as [number]
+  const other = http.createServer((_request, response) => { response.setHeader('content-type', 'text/html'); response.end('<p>another site</p>') })
+  await new Promise<void>((resolve) => other.listen(port, '127.0.0.2', resolve))
+  t.teardown(() => { other.close() })
+  await page.evaluate(`(() => { const f = document.createElement('iframe'); f.id = 'other'; f.src = 'http://127.0.0.2:${port}/'; document.body.appendChild(f) })()`)
+  let stranger = page.frames().find((f) => f.url().startsWith('http://127.0.0.2'))
+  while (stranger === undefined && Date.now() < deadline) {
+    await sleep(200)
+    stranger = page.frames().find((f) => f.url().startsWith('http://127.0.0.2'))
+  }
+  if (stranger === undefined) throw new Error('the other site\'s frame never loaded')
+  await stranger.waitForLoadState()
+
+  // Posts a message to the platform's page and gives its answer, or 'silent' after 1.5 s.
+  const probe = (message: Record<string, string>): string => `new Promise((resolve) => {
+    window.addEventListener('message', (e) => resolve(JSON.stringify(e.data)));
+    window.parent.postMessage(${JSON.stringify(message)}, '*');
+    setTimeout(() => resolve('silent'), 1500);
+  })`
+  const put = { subject: 'lti.put_data', message_id: 'p1', key: 'probe', value: 'kept' }
+  const get = { subject: 'lti.get_data', message_id: 'g1', key: 'probe' }
+  const caps = { subject: 'lti.capabilities', message_id: 'c1' }
+
+  const toolCaps = JSON.parse(String(await tool.evaluate(probe(caps)))) as { supported_messages: Array<{ subject: string }> }
+  t.same(toolCaps.supported_messages.map((m) => m.subject), ['lti.capabilities', 'lti.put_data', 'lti.get_data'], 'the tool is told what the platform offers')
+  t.match(JSON.parse(String(await tool.evaluate(probe(put)))), { subject: 'lti.put_data.response', message_id: 'p1', key: 'probe', value: 'kept' })
+  t.match(JSON.parse(String(await tool.evaluate(probe(get)))), { subject: 'lti.get_data.response', message_id: 'g1', value: 'kept' }, 'and gets its value back')
+
+  t.equal(await stranger.evaluate(probe(caps)), 'silent', 'another origin gets no capabilities')
+  t.equal(await stranger.evaluate(probe(get)), 'silent', 'nor the tool\'s value')
+  t.equal(await stranger.evaluate(probe({ ...put, value: 'planted' })), 'silent', 'nor can it store')
+  t.match(JSON.parse(String(await tool.evaluate(probe(get)))), { value: 'kept' }, 'the tool\'s value is unchanged')
+})
+
 t.test('3. framed launch without platform storage: refused in the frame, then JupyterLab through a new window', async (t) => {
   await stack.stop()
   stack = await startStack(t, plan, { hub, env: { broker: { HUB_URL: base.hubUrl }, platform: { PLATFORM_STORAGE: 'false' } } })
