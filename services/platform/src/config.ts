@@ -39,7 +39,9 @@ export const PlatformConfigSchema = Type.Object({
   LAUNCH_URL_TTL: Seconds(60, 'how long a one-time launch URL from the launch API lasts, in seconds'),
   NONCE_TTL: Seconds(86400, 'how long a nonce is remembered per client, in seconds'),
   REGISTRATION_TOKEN_TTL: Seconds(3600, 'how long a registration token for a tool registering by URL lasts, in seconds'),
-  DEEP_LINK_TTL: Seconds(1800, 'how long a deep linking request waits for the tool\'s answer (the instructor choosing), in seconds')
+  DEEP_LINK_TTL: Seconds(1800, 'how long a deep linking request waits for the tool\'s answer (the instructor choosing), in seconds'),
+  PLATFORM_STORAGE: Type.Boolean({ default: true, description: 'a page that frames a tool offers it postMessage storage (lti_storage_target, lti.put_data, lti.get_data)' }),
+  PLATFORM_STORAGE_TTL: Seconds(600, "how long a framed tool's values are kept in the page's storage, in seconds")
 })
 
 export type PlatformEnv = Static<typeof PlatformConfigSchema>

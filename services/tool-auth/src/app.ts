@@ -11,6 +11,7 @@ import platformsPlugin from './plugins/platforms.js'
 import sessionsPlugin from './plugins/sessions.js'
 import toolKeysPlugin from './plugins/tool-keys.js'
 import callbackRoutes from './routes/lti13/callback.js'
+import resumeRoutes from './routes/lti13/resume.js'
 import configRoutes from './routes/lti13/config.js'
 import deepLinkRoutes from './routes/lti13/deep-link.js'
 import loginRoutes from './routes/lti13/login.js'
@@ -65,6 +66,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   await fastify.register(loginRoutes)
   await fastify.register(callbackRoutes)
   await fastify.register(deepLinkRoutes)
+  await fastify.register(resumeRoutes)
   await fastify.register(configRoutes)
   await fastify.register(registerRoutes)
   await fastify.register(authorizeRoutes)

@@ -55,6 +55,8 @@ export const ToolAuthConfigSchema = Type.Object({
   AUTH_CODE_TTL: Type.Integer({ minimum: 1, maximum: 600, default: 60, description: 'seconds an authorization code lasts' }),
   STATE_TTL: Type.Integer({ minimum: 30, maximum: 3600, default: 600, description: 'seconds between login initiation and callback' }),
   DEEP_LINK_TTL: Type.Integer({ minimum: 60, maximum: 86400, default: 1800, description: 'seconds an instructor has to submit the deep linking picker' }),
+  ALLOW_UNBOUND_LAUNCH: Type.Boolean({ default: false, description: 'accept a callback that neither the state cookie nor platform storage ties to the browser that began the launch (login CSRF: an opt-out for old browsers, never the default)' }),
+  PLATFORM_STORAGE_TIMEOUT_MS: Type.Integer({ minimum: 500, maximum: 30000, default: 5000, description: "how long the login and callback pages wait for each answer of the platform's postMessage storage" }),
 
   TOOL_KEY: Type.Optional(Type.String({ minLength: 1, description: "the tool's private signing key (PKCS#8 PEM); TOOL_KEY_FILE to read it from a file" })),
   TOOL_KEY_DIR: Type.String({ default: '.ltilaunch/tool-auth', description: 'where a development key is generated and kept when TOOL_KEY is unset' }),

@@ -32,6 +32,10 @@ export const StateUnknown = createError('TOOL_AUTH_STATE_UNKNOWN',
   'This launch has already been used or has expired. Launch the tool again from your course (a launch must complete within a few minutes, and reloading the page cannot repeat it).', 400)
 export const StateMismatch = createError('TOOL_AUTH_STATE_MISMATCH',
   'This launch was started in another tab or browser. Launch the tool again from your course, in one tab.', 400)
+export const LaunchUnbound = createError('TOOL_AUTH_LAUNCH_UNBOUND',
+  'This launch cannot be tied to your browser: the cookie this tool set when the launch began did not come back, and the platform offers no storage to hold it instead. This happens when the course shows the tool inside a frame and the browser blocks third-party cookies. Open the tool in a new window to continue.', 403)
+export const BindingMismatch = createError('TOOL_AUTH_BINDING_MISMATCH',
+  'This launch was not started in this browser (the value kept for it in the platform\'s storage is missing or different). Nothing was opened. Launch the tool again from your course.', 403)
 export const TokenInvalid = createError<[string]>('TOOL_AUTH_TOKEN_INVALID',
   'The launch token from the platform is not valid: %s. Launch the tool again; if it keeps happening, tell the administrator.', 400)
 export const TokenExpired = createError<[string]>('TOOL_AUTH_TOKEN_EXPIRED',
@@ -77,6 +81,8 @@ export const BrokerRefused = createError<[string]>('TOOL_AUTH_BROKER_REFUSED',
 // Sessions and OAuth pages (the token endpoint answers in RFC 6749 form instead)
 export const NoSession = createError('TOOL_AUTH_NO_SESSION',
   'You are not signed in here. Open JupyterHub by launching it from your course in the learning platform.', 401)
+export const ResumeUnknown = createError('TOOL_AUTH_RESUME_UNKNOWN',
+  'This link to open the tool in its own tab has already been used or has expired. Launch the tool again from your course.', 400)
 export const OAuthClientUnknown = createError<[string]>('TOOL_AUTH_OAUTH_CLIENT_UNKNOWN',
   'The application "%s" is not registered with this sign-in service. Ask the administrator to check the hub\'s client_id.', 400)
 export const RedirectUriMismatch = createError('TOOL_AUTH_REDIRECT_URI_MISMATCH',

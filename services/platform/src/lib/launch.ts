@@ -37,6 +37,13 @@ export interface LaunchInput {
   /** Link-level custom parameters (the launch API's); they win over the registration's. */
   custom?: Record<string, string>
   returnUrl?: string
+  /** Where the tool opens: a frame in the platform's page or the whole window (default: the registration's document_target). */
+  presentation?: 'iframe' | 'window'
+}
+
+/** Where a launch opens the tool: the launch's choice, else the registration's. */
+export function presentationOf (input: LaunchInput): 'iframe' | 'window' {
+  return input.presentation ?? (input.tool.documentTarget === 'window' ? 'window' : 'iframe')
 }
 
 export interface PlatformIdentity {
@@ -103,7 +110,7 @@ export function launchClaims (input: LaunchInput, platform: PlatformIdentity): R
       url: platform.url
     },
     launchPresentation: {
-      documentTarget: tool.documentTarget,
+      documentTarget: input.presentation ?? tool.documentTarget,
       locale,
       ...(input.returnUrl === undefined ? {} : { returnUrl: input.returnUrl })
     },

@@ -2,7 +2,8 @@ import { autoSubmitPage, type StoreOperation } from '@ltilaunch/service-kit'
 import type { FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
 import { randomToken } from '../lib/csrf.js'
-import { deliverableLaunchClaims, type LaunchInput } from '../lib/launch.js'
+import { deliverableLaunchClaims, presentationOf, type LaunchInput } from '../lib/launch.js'
+import { framedLaunchPage, STORAGE_TARGET, toolOrigins } from '../views/framed-launch.js'
 
 /** What is kept under an lti_message_hint between the login initiation and the authorization request. */
 export interface PendingLaunch {
@@ -24,6 +25,11 @@ export interface PreparedLaunch {
   sub: string
   targetLinkUri: string
   claims: Record<string, unknown>
+  /** `iframe`: the tool opens in a frame of a platform page that offers it postMessage storage. Default `window`. */
+  presentation?: 'iframe' | 'window'
+  /** For the framing page: the course's title, and where its back link goes. */
+  courseTitle?: string
+  backUrl?: string
 }
 
 export interface Launches {
@@ -73,6 +79,25 @@ export default fp(async function launchesPlugin (fastify) {
       lti_deployment_id: pending.deploymentId
     }
     reply.header('cache-control', 'no-store')
+    if (input.presentation === 'iframe') {
+      // The tool opens in a frame of this page; with storage on, the login
+      // initiation tells it where to post (Platform Storage: lti_storage_target).
+      if (config.PLATFORM_STORAGE) params.lti_storage_target = STORAGE_TARGET
+      const url = new URL(input.tool.initiateLoginUri)
+      for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value)
+      return await reply.type('text/html; charset=utf-8').send(framedLaunchPage({
+        platformName: config.PLATFORM_NAME,
+        toolName: input.tool.name,
+        ...(input.courseTitle === undefined ? {} : { courseTitle: input.courseTitle }),
+        toolOrigins: toolOrigins([input.tool.initiateLoginUri, input.targetLinkUri, input.tool.targetLinkUri, ...input.tool.redirectUris]),
+        initiation: input.tool.loginInitiationMethod === 'post'
+          ? { method: 'post', action: input.tool.initiateLoginUri, fields: params }
+          : { method: 'get', url: url.toString() },
+        storage: config.PLATFORM_STORAGE,
+        storageTtlSeconds: config.PLATFORM_STORAGE_TTL,
+        backUrl: input.backUrl ?? `${config.publicUrl}/`
+      }))
+    }
     if (input.tool.loginInitiationMethod === 'post') {
       return await reply.type('text/html; charset=utf-8').send(autoSubmitPage({
         title: `Opening ${input.tool.name}`,
@@ -88,7 +113,16 @@ export default fp(async function launchesPlugin (fastify) {
   fastify.decorate('launches', {
     async begin (reply, input, sessionId, alongside = []) {
       const claims = deliverableLaunchClaims(input, registry.identity)
-      return await beginPrepared(reply, { tool: input.tool, deploymentId: input.deploymentId, sub: input.user.sub, targetLinkUri: input.tool.targetLinkUri, claims }, sessionId, alongside)
+      return await beginPrepared(reply, {
+        tool: input.tool,
+        deploymentId: input.deploymentId,
+        sub: input.user.sub,
+        targetLinkUri: input.tool.targetLinkUri,
+        claims,
+        presentation: presentationOf(input),
+        ...(input.context?.title === undefined ? {} : { courseTitle: input.context.title }),
+        ...(input.returnUrl === undefined ? {} : { backUrl: input.returnUrl })
+      }, sessionId, alongside)
     },
     beginPrepared,
     takeOperation: (messageHint) => ({ op: 'take', key: key(messageHint) })

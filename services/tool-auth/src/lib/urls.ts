@@ -32,6 +32,16 @@ export function isHttps (request: FastifyRequest, config: ToolAuthConfig): boole
 }
 
 /**
+ * Whether browsers reach us at localhost, which they treat as a secure
+ * context: they keep Secure cookies from http://localhost, so a development
+ * stack there gets the same SameSite=None cookies as an https deployment.
+ */
+export function isLocalhost (request: FastifyRequest, config: ToolAuthConfig): boolean {
+  const host = new URL(publicBase(request, config)).hostname.toLowerCase()
+  return host === 'localhost' || host.endsWith('.localhost')
+}
+
+/**
  * Cookie attributes shared by the state and session cookies.
  *
  * `partitioned` (CHIPS) is for the state cookie: it lives only between the
@@ -41,7 +51,8 @@ export function isHttps (request: FastifyRequest, config: ToolAuthConfig): boole
  * sign-in may happen in a top-level window later.
  */
 export function cookieOptions (request: FastifyRequest, config: ToolAuthConfig, maxAge: number, options: { partitioned?: boolean } = {}) {
-  const secure = isHttps(request, config)
+  const https = isHttps(request, config)
+  const secure = https || isLocalhost(request, config)
   // A launch inside an LMS iframe is a third-party context: only SameSite=None
   // cookies reach us there, and browsers refuse None without Secure.
   return {
@@ -50,7 +61,10 @@ export function cookieOptions (request: FastifyRequest, config: ToolAuthConfig, 
     secure,
     sameSite: secure ? 'none' as const : 'lax' as const,
     maxAge,
-    ...(secure && options.partitioned === true ? { partitioned: true } : {})
+    // Partitioned only over https: on a development host the framed launch
+    // then takes the paths every browser supports (platform storage, or the
+    // new window), not Chromium's CHIPS alone.
+    ...(https && options.partitioned === true ? { partitioned: true } : {})
   }
 }
 

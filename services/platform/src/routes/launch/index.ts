@@ -11,7 +11,9 @@ const LaunchBody = Type.Object({
   csrf: Type.String({ maxLength: 200 }),
   client_id: Type.String({ minLength: 1, maxLength: 255 }),
   course: Type.String({ minLength: 1, maxLength: 255 }),
-  image: Type.Optional(Type.String({ maxLength: 512 }))
+  image: Type.Optional(Type.String({ maxLength: 512 })),
+  /** Empty: as the tool is registered (document_target). */
+  presentation: Type.Optional(Type.Union([Type.Literal(''), Type.Literal('iframe'), Type.Literal('window')]))
 })
 
 /** How a demo user appears in a launch. */
@@ -59,6 +61,8 @@ ${tools.some((tool) => tool.images.length > 0)
   ? html`<label for="image">Image</label>
 <select id="image" name="image">${tools.filter((tool) => tool.images.length > 0).map((tool) => html`<optgroup label="${tool.name}">${tool.images.map((image) => html`<option value="${image.value}">${image.label}</option>`)}</optgroup>`)}</select>`
   : ''}
+<label for="presentation">Open the tool</label>
+<select id="presentation" name="presentation"><option value="">as registered</option><option value="iframe">in a frame on this page</option><option value="window">in this window</option></select>
 <p><button type="submit">Launch</button></p>
 </form>`}
 ${isAdmin(user) ? html`<p><a href="/admin/tools">Tools: registrations, register a tool by URL</a></p>` : ''}
@@ -91,7 +95,8 @@ ${courses.length === 0
       context: course,
       resourceLink: { id: `${course.id}:${tool.clientId}`, title: tool.name },
       ...(image === undefined ? (tool.images[0] === undefined ? {} : { image: tool.images[0].value }) : { image }),
-      returnUrl: `${config.publicUrl}/`
+      returnUrl: `${config.publicUrl}/`,
+      ...(request.body.presentation === undefined || request.body.presentation === '' ? {} : { presentation: request.body.presentation })
     }, session.id)
   })
 }

@@ -29,10 +29,12 @@ const authorize: FastifyPluginAsyncTypebox = async (fastify) => {
   const respond = async (request: FastifyRequest, reply: FastifyReply, params: Params): Promise<FastifyReply> => {
     reply.header('cache-control', 'no-store')
 
-    // A tool that POSTs here from another site: SameSite=Lax keeps our session
-    // cookie off that request. Re-submit the same form from our own origin
-    // once, and the browser sends the cookie with it.
-    if (request.method === 'POST' && request.cookies[SESSION_COOKIE] === undefined && params[REPOST_FIELD] === undefined) {
+    // A tool that POSTs here from another site, or that sends its frame here
+    // (a tool framed in our launch page): SameSite=Lax keeps our session
+    // cookie off a request that another site started. Re-submit the same
+    // parameters from our own origin once, and the browser sends the cookie.
+    const crossSiteStarted = request.method === 'POST' || request.headers['sec-fetch-dest'] === 'iframe'
+    if (crossSiteStarted && request.cookies[SESSION_COOKIE] === undefined && params[REPOST_FIELD] === undefined) {
       const fields: Record<string, string> = { [REPOST_FIELD]: '1' }
       for (const [name, value] of Object.entries(params)) if (typeof value === 'string') fields[name] = value
       return await reply.type('text/html; charset=utf-8').send(autoSubmitPage({ title: 'Continuing to the tool', action: '/lti/authorize', fields }))

@@ -3,7 +3,9 @@ import { ID_TOKEN_FORM_POST_LIMIT, LTI_CLAIM, MESSAGE_TYPE } from '@ltilaunch/cl
 import { html, page } from '@ltilaunch/service-kit'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type, type Static } from 'typebox'
-import { CallbackMethod, CallbackParamMissing, NonceReplayed, NoSession, PlatformError, StateMismatch, StateMissing, StateUnknown, TargetNotAllowed } from '../../errors.js'
+import { CallbackMethod, CallbackParamMissing, NonceReplayed, NoSession, PlatformError, StateMissing, StateUnknown, TargetNotAllowed } from '../../errors.js'
+import { bindCallback } from '../../lib/bind-callback.js'
+import { isFramed } from '../../lib/binding.js'
 import { deepLinkingResponse } from '../../lib/deep-linking.js'
 import { assertUsernameOwner, bindUsername, launchIdentity } from '../../lib/identity.js'
 import { buildUserinfo, idempotencyKey, pendingLaunch, type LaunchFacts } from '../../lib/launch.js'
@@ -11,13 +13,16 @@ import { rateLimited } from '../../lib/rate-limit.js'
 import { cookieOptions, targetAllowed } from '../../lib/urls.js'
 import { verifyIdToken } from '../../lib/verify.js'
 import { STATE_COOKIE, type LoginState } from './login.js'
+import { offerNewTab } from './resume.js'
 
 /** The platform's form_post: an id_token and our state, or an OIDC error. Unknown fields pass. */
 const CallbackBodySchema = Type.Object({
   id_token: Type.Optional(Type.String()),
   state: Type.Optional(Type.String()),
   error: Type.Optional(Type.String()),
-  error_description: Type.Optional(Type.String())
+  error_description: Type.Optional(Type.String()),
+  /** The secret read back from the platform's storage by our own page (see lib/bind-callback.ts). */
+  storage_binding: Type.Optional(Type.String({ maxLength: 200 }))
 }, { additionalProperties: true })
 type CallbackBody = Static<typeof CallbackBodySchema>
 
@@ -34,11 +39,10 @@ const callbackRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     if (body.error !== undefined && body.error !== '') throw new PlatformError(body.error_description ?? body.error)
     if (body.state === undefined || body.state === '') throw new StateMissing()
     if (body.id_token === undefined || body.id_token === '') throw new CallbackParamMissing('id_token')
-    // A present but different cookie means this browser began another launch:
-    // refuse. An absent cookie (third-party cookies blocked in an LMS iframe)
-    // is accepted; the server-side state is single use, short lived and
-    // bound to the nonce (see the README).
-    if (cookieState !== undefined && cookieState !== '' && cookieState !== body.state) throw new StateMismatch()
+    // Bound to this browser by the cookie or the platform's storage, or refused (login CSRF).
+    const binding = await bindCallback(fastify, request, reply, { ...body, id_token: body.id_token, state: body.state }, cookieState)
+    if (binding === undefined) return reply
+    const framed = binding === 'storage' || isFramed(request)
     const state = await store.take<LoginState>(`state:${body.state}`)
     if (state === undefined) throw new StateUnknown()
 
@@ -87,13 +91,15 @@ const callbackRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       destination = launch.progressUrl
     }
     const userinfo = buildUserinfo(claims, facts)
-    await fastify.sessions.open(request, reply, {
+    const sessionId = await fastify.sessions.open(request, reply, {
       username,
       userinfo,
       ...(facts.launchId !== undefined ? { launchId: facts.launchId, progressUrl: destination } : { next: destination }),
       createdAt: Date.now()
     }, [fastify.oauth.rememberLatest(userinfo)])
     request.log.info({ issuer: platform.issuer, username, role: classification.role, launchId: facts.launchId }, 'launch accepted')
+    // In a frame the hub cannot sign in (its cookies are third-party there): a new tab takes over.
+    if (framed) return await offerNewTab(fastify, request, reply, sessionId, destination, facts.launchId !== undefined)
     return await reply.code(303).header('cache-control', 'no-store').redirect(destination)
   }
 

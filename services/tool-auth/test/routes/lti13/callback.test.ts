@@ -107,7 +107,7 @@ t.test('username rules (test_authenticator_returned_username_*)', async (t) => {
   t.notOk(none.session, 'no session without a username')
 })
 
-t.test('state: missing, unknown, reused, mismatched; a missing cookie is accepted', async (t) => {
+t.test('state: missing, unknown, reused, mismatched; a missing cookie is refused unless ALLOW_UNBOUND_LAUNCH', async (t) => {
   const platform = await startPlatform(t)
   const app = await build(t, { env: platform.env })
 
@@ -124,16 +124,26 @@ t.test('state: missing, unknown, reused, mismatched; a missing cookie is accepte
   t.equal(mismatch.json().code, 'TOOL_AUTH_STATE_MISMATCH')
   t.notOk(mismatch.cookies.some((c) => c.name === 'ltilaunch_session'))
 
-  // Third-party cookies blocked: the state alone binds the launch.
+  // No cookie and no platform storage: nothing ties the launch to this browser (login CSRF).
   const noCookie = await postCallback(app, { id_token: b.idToken, state: b.state })
-  t.equal(noCookie.statusCode, 303, noCookie.body)
+  t.equal(noCookie.statusCode, 403, noCookie.body)
+  t.equal(noCookie.json().code, 'TOOL_AUTH_LAUNCH_UNBOUND')
+  t.notOk(noCookie.cookies.some((c) => c.name === 'ltilaunch_session'))
 
-  const reused = await postCallback(app, { id_token: b.idToken, state: b.state })
+  // The refusal spent nothing: the browser that holds the cookie can still finish.
+  t.equal((await postCallback(app, { id_token: b.idToken, state: b.state, cookie: b.cookie })).statusCode, 303)
+  const reused = await postCallback(app, { id_token: b.idToken, state: b.state, cookie: b.cookie })
   t.equal(reused.statusCode, 400)
   t.equal(reused.json().code, 'TOOL_AUTH_STATE_UNKNOWN', 'a used state cannot be used again')
 
   const noToken = await postCallback(app, { state: a.state, cookie: a.cookie })
   t.equal(noToken.json().code, 'TOOL_AUTH_CALLBACK_PARAM_MISSING')
+
+  // The documented opt-out accepts it.
+  const lax = await build(t, { env: { ...platform.env, ALLOW_UNBOUND_LAUNCH: 'true' } })
+  const c = await freshLaunch(lax, platform)
+  const accepted = await postCallback(lax, { id_token: c.idToken, state: c.state })
+  t.equal(accepted.statusCode, 303, accepted.body)
 })
 
 t.test('an expired state is refused', async (t) => {
@@ -158,7 +168,7 @@ t.test('nonce: a token made for another launch, and a replayed nonce, are refuse
   const b = await freshLaunch(app, platform)
   t.equal((await postCallback(app, { id_token: b.idToken, state: b.state, cookie: b.cookie })).statusCode, 303)
   await app.store.put('state:forged-state', { issuer: platform.issuer, clientId: platform.clientId, nonce: b.nonce, targetLinkUri: 'https://tool.test/lti13/launch', createdAt: Date.now() }, 60)
-  const replay = await postCallback(app, { id_token: b.idToken, state: 'forged-state' })
+  const replay = await postCallback(app, { id_token: b.idToken, state: 'forged-state', cookie: 'forged-state' })
   t.equal(replay.statusCode, 400)
   t.equal(replay.json().code, 'TOOL_AUTH_NONCE_REPLAYED')
 })
