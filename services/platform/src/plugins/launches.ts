@@ -85,11 +85,14 @@ export default fp(async function launchesPlugin (fastify) {
       if (config.PLATFORM_STORAGE) params.lti_storage_target = STORAGE_TARGET
       const url = new URL(input.tool.initiateLoginUri)
       for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value)
+      const origins = toolOrigins([input.tool.initiateLoginUri, input.targetLinkUri, input.tool.targetLinkUri, ...input.tool.redirectUris])
+      // This page frames the tool, and nothing else (merged into the kit's policy).
+      reply.header('content-security-policy', `frame-src ${origins.join(' ')}`)
       return await reply.type('text/html; charset=utf-8').send(framedLaunchPage({
         platformName: config.PLATFORM_NAME,
         toolName: input.tool.name,
         ...(input.courseTitle === undefined ? {} : { courseTitle: input.courseTitle }),
-        toolOrigins: toolOrigins([input.tool.initiateLoginUri, input.targetLinkUri, input.tool.targetLinkUri, ...input.tool.redirectUris]),
+        toolOrigins: origins,
         initiation: input.tool.loginInitiationMethod === 'post'
           ? { method: 'post', action: input.tool.initiateLoginUri, fields: params }
           : { method: 'get', url: url.toString() },
