@@ -87,7 +87,8 @@ export default fp(async function launchesPlugin (fastify) {
       for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value)
       const origins = toolOrigins([input.tool.initiateLoginUri, input.targetLinkUri, input.tool.targetLinkUri, ...input.tool.redirectUris])
       // This page frames the tool, and nothing else (merged into the kit's policy).
-      reply.header('content-security-policy', `frame-src ${origins.join(' ')}`)
+      const own = reply.getHeader('content-security-policy')
+      reply.header('content-security-policy', [...(own === undefined ? [] : [String(own)]), `frame-src ${origins.join(' ')}`].join('; '))
       return await reply.type('text/html; charset=utf-8').send(framedLaunchPage({
         platformName: config.PLATFORM_NAME,
         toolName: input.tool.name,
