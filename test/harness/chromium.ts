@@ -26,8 +26,8 @@ export async function launchChromium (t: Teardown, options: { slowMo?: number } 
 }
 
 /** A fresh browser context (its own cookies), 1280×800, English. */
-export async function newContext (browser: Browser): Promise<BrowserContext> {
-  return await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' })
+export async function newContext (browser: Browser, options: { bypassCSP?: boolean } = {}): Promise<BrowserContext> {
+  return await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US', ...options })
 }
 
 /** Saves a full-page screenshot as test/output/screenshots/<name>.png and returns its path. */

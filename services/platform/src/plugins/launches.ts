@@ -86,9 +86,10 @@ export default fp(async function launchesPlugin (fastify) {
       const url = new URL(input.tool.initiateLoginUri)
       for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value)
       const origins = toolOrigins([input.tool.initiateLoginUri, input.targetLinkUri, input.tool.targetLinkUri, ...input.tool.redirectUris])
-      // This page frames the tool, and nothing else (merged into the kit's policy).
+      // This page frames the tool, and the tool's sign-in comes back to this
+      // platform inside the frame ('self'); nothing else (merged into the kit's policy).
       const own = reply.getHeader('content-security-policy')
-      reply.header('content-security-policy', [...(own === undefined ? [] : [String(own)]), `frame-src ${origins.join(' ')}`].join('; '))
+      reply.header('content-security-policy', [...(own === undefined ? [] : [String(own)]), `frame-src 'self' ${origins.join(' ')}`].join('; '))
       return await reply.type('text/html; charset=utf-8').send(framedLaunchPage({
         platformName: config.PLATFORM_NAME,
         toolName: input.tool.name,

@@ -22,6 +22,7 @@ t.test('a framed launch shows the tool in a frame of the course page, with stora
   t.equal(res.statusCode, 200)
   t.equal(res.headers['cache-control'], 'no-store')
   t.match(res.headers['content-security-policy'], /frame-ancestors 'none'/, 'the course page itself is not frameable')
+  t.match(res.headers['content-security-policy'], /(^|; )frame-src 'self' https:\/\/tool\.example(;|$)/, 'it frames only the tool and its own sign-in pages')
   t.match(res.body, /Data Science 101: Test tool/)
   const login = new URL(attribute(res.body, 'src'))
   t.equal(`${login.origin}${login.pathname}`, TOOL.login)

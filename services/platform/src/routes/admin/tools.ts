@@ -110,7 +110,8 @@ ${tools.map((tool) => {
       body: html`<h1>Registering a tool</h1>
 <p>The tool's registration page is below. Confirm there; this page returns to the list when the tool is done.
 If the page stays empty, <a id="open-tool" href="${target.toString()}" target="_blank" rel="opener">open it in a new window</a>.</p>
-<iframe id="registration" src="${target.toString()}" title="Tool registration" style="width:100%;height:38rem;border:1px solid #ccc"></iframe>
+<style>#registration { width: 100%; height: 38rem; border: 1px solid #ccc }</style>
+<iframe id="registration" src="${target.toString()}" title="Tool registration"></iframe>
 <p><a href="/admin/tools">Back to the tools</a></p>
 <script>
 var toolOrigin = ${raw(JSON.stringify(target.origin))}
