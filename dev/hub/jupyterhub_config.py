@@ -130,6 +130,9 @@ c.LocalImageSpawner.home_dir_template = str(hub_dir / "home" / "{username}")
 c.Spawner.cmd = [setting("LTILAUNCH_SINGLEUSER")]
 c.Spawner.default_url = "/lab"
 c.Spawner.ip = "127.0.0.1"
+# The broker's POST returns at once (202) and it follows the progress
+# stream, so the message of LocalImageSpawner.progress reaches the page.
+c.JupyterHub.tornado_settings = {"slow_spawn_timeout": 0}
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
 if os.getuid() == 0:
