@@ -109,7 +109,7 @@ export async function measureClickToNotebook (options: { quick: boolean, progres
   const rounds = options.quick ? 3 : 10
   const user: DemoUser = 'grace'
   const username = USERS[user].email
-  const progressPollMs = options.progressPollMs ?? 500
+  const progressPollMs = options.progressPollMs ?? 200
   const td = teardowns()
   const failures: string[] = []
   const launches: Record<Setup, NotebookLaunch[]> = { ltilaunch: [], ltiauthenticator: [] }

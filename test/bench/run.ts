@@ -4,7 +4,7 @@
  *
  *   --quick                 small counts: a smoke run of about a minute
  *   --only a,b              sections: limit, full, validation, memory, scaling, notebook
- *   --notebook-poll-ms N    notebook: the broker's PROGRESS_POLL_MS (default 500, the
+ *   --notebook-poll-ms N    notebook: the broker's PROGRESS_POLL_MS (default 200, the
  *                           service's own default: what a user waits with)
  *   --launches N            launches behind the memory figure (default 10000)
  *   --concurrency 1,16,64   full-launch levels
@@ -15,7 +15,7 @@
  *   --validation a,b        tool-auth, ltijs, ltiauthenticator (default all)
  *   --log-level L           the services' LOG_LEVEL (default warn)
  *   --progress-poll-ms N    the broker's PROGRESS_POLL_MS (default 50, its minimum; the
- *                           service's own default is 500, which adds up to that much
+ *                           service's own default is 200, which adds up to that much
  *                           to every launch's wait)
  *   --cpu-prof              run the services under node --cpu-prof and summarise
  *   --experiment autopipeline
@@ -85,7 +85,7 @@ function parseArgs (argv: string[]): Options {
     build: true,
     experiments: [],
     progressPollMs: 50,
-    notebookPollMs: 500,
+    notebookPollMs: 200,
     nodeArgs: [],
     shippedNodeOptions: true
   }
