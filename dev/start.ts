@@ -63,6 +63,24 @@ const HUB_CLIENT_ID = 'jupyterhub'
 const HUB_CLIENT_SECRET = 'dev-only-hub-secret-0123456789abcdef'
 const DEV_IMAGES = 'quay.io/jupyter/minimal-notebook:latest,quay.io/jupyter/scipy-notebook:latest,quay.io/jupyter/pytorch-notebook:latest'
 
+const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' }
+
+/**
+ * A service's JSON log line as a person reads it, on a terminal: the
+ * services log JSON when their output is not one (it is a pipe to us).
+ */
+function readable (line: string): string {
+  if (!process.stdout.isTTY || !line.startsWith('{')) return line
+  try {
+    const { level, time, msg, service: _service, ...rest } = JSON.parse(line) as Record<string, unknown>
+    const at = typeof time === 'number' ? new Date(time).toISOString().slice(11, 23) : ''
+    const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : ''
+    return `${at} ${LEVELS[level as number] ?? String(level)} ${String(msg ?? '')}${extra}`
+  } catch {
+    return line
+  }
+}
+
 function say (line: string): void {
   console.log(`[start] ${line}`)
 }
@@ -114,7 +132,7 @@ function run (name: string, cmd: string, argv: string[], options: { cwd?: string
     stream?.on('data', (chunk: Buffer) => {
       const lines = (partial + chunk.toString('utf8')).split('\n')
       partial = lines.pop() ?? ''
-      for (const line of lines) if (!options.quiet?.(line)) process.stdout.write(`${prefix}${line}\n`)
+      for (const line of lines) if (!options.quiet?.(line)) process.stdout.write(`${prefix}${readable(line)}\n`)
     })
   }
   const exited = new Promise<number | null>((resolve) => {
