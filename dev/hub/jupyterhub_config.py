@@ -124,7 +124,16 @@ class LocalImageSpawner(SimpleLocalProcessSpawner):
         }
 
 
+def refuse_unlisted_image(spawner, user_options):
+    """Checks the image when the start is asked for, so the hub answers 400 at once (as DockerSpawner does)."""
+    image = user_options.get("image")
+    if image is not None and image not in spawner.allowed_images:
+        # An HTTPError keeps its message (any other error becomes "Invalid user options").
+        raise web.HTTPError(400, f"Image {image!r} is not allowed; allowed: {', '.join(spawner.allowed_images)}")
+
+
 c.JupyterHub.spawner_class = LocalImageSpawner
+c.LocalImageSpawner.apply_user_options = refuse_unlisted_image
 c.LocalImageSpawner.allowed_images = [image.strip() for image in setting("ALLOWED_IMAGES").split(",") if image.strip()]
 c.LocalImageSpawner.home_dir_template = str(hub_dir / "home" / "{username}")
 c.Spawner.cmd = [setting("LTILAUNCH_SINGLEUSER")]

@@ -133,6 +133,13 @@ t.test('pnpm start: a click on Launch ends in JupyterLab on a real local hub', a
   t.equal(environ.LTILAUNCH_IMAGE, IMAGES.pytorch, 'LTILAUNCH_IMAGE in the server\'s environment')
   t.same([...(model?.groups ?? [])].sort(), ['course:ds101', 'staff'], 'groups from tool-auth\'s userinfo')
 
+  // The spawner refuses an image that is not allowed (as DockerSpawner does); the hub answers the
+  // start at once (slow_spawn_timeout 0), so the refusal is the spawn's failure in its progress.
+  const status = await hub.startServer(username, 'other', { image: 'quay.io/someone/else:latest' }).catch((err: unknown) => err)
+  const failure = await hub.waitForServer(username, 'other', 30_000).then(() => undefined, (err: unknown) => (err as Error).message)
+  t.match(failure, /quay\.io\/someone\/else:latest' is not allowed/, `an image not allowed is refused (the start answered ${String(status)})`)
+  t.notOk((await hub.user(username))?.servers?.other?.ready, 'and nothing runs for it')
+
   // Stopping the launcher stops everything it started, the user's server too.
   const pid = found?.pid
   await started.proc.stop()
