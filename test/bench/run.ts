@@ -3,7 +3,9 @@
  * `pnpm bench -- [flags]` / `npx tsx bench/run.ts [flags]`.
  *
  *   --quick                 small counts: a smoke run of about a minute
- *   --only a,b              sections: limit, full, validation, memory, scaling
+ *   --only a,b              sections: limit, full, validation, memory, scaling, notebook
+ *   --notebook-poll-ms N    notebook: the broker's PROGRESS_POLL_MS (default 200, the
+ *                           service's own default: what a user waits with)
  *   --launches N            launches behind the memory figure (default 10000)
  *   --concurrency 1,16,64   full-launch levels
  *   --redis auto|private|shared
@@ -13,7 +15,7 @@
  *   --validation a,b        tool-auth, ltijs, ltiauthenticator (default all)
  *   --log-level L           the services' LOG_LEVEL (default warn)
  *   --progress-poll-ms N    the broker's PROGRESS_POLL_MS (default 50, its minimum; the
- *                           service's own default is 500, which adds up to that much
+ *                           service's own default is 200, which adds up to that much
  *                           to every launch's wait)
  *   --cpu-prof              run the services under node --cpu-prof and summarise
  *   --experiment autopipeline
@@ -36,7 +38,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { runLevel, type LevelResult } from './full.js'
-import { measureHttpFloor, type FloorResult } from './floor.js'
+import { measureHttpFloor, measureRedisFloor, type FloorResult, type RedisFloorResult } from './floor.js'
+import { measureClickToNotebook, type NotebookResult } from './notebook.js'
 import { measureLimit, type LimitResult } from './limit.js'
 import { machineDescription, privateMb, rssMb, busyFraction, machineCpu } from './lib/proc.js'
 import { stopAll } from './lib/processes.js'
@@ -64,6 +67,7 @@ interface Options {
   build: boolean
   experiments: string[]
   progressPollMs: number
+  notebookPollMs: number
   nodeArgs: string[]
   shippedNodeOptions: boolean
 }
@@ -71,7 +75,7 @@ interface Options {
 function parseArgs (argv: string[]): Options {
   const options: Options = {
     quick: false,
-    only: new Set(['limit', 'full', 'validation', 'memory', 'scaling']),
+    only: new Set(['limit', 'full', 'validation', 'memory', 'scaling', 'notebook']),
     launches: 10000,
     concurrency: [1, 16, 64],
     redis: 'auto',
@@ -81,6 +85,7 @@ function parseArgs (argv: string[]): Options {
     build: true,
     experiments: [],
     progressPollMs: 50,
+    notebookPollMs: 200,
     nodeArgs: [],
     shippedNodeOptions: true
   }
@@ -106,6 +111,7 @@ function parseArgs (argv: string[]): Options {
       case '--no-build': options.build = false; break
       case '--experiment': options.experiments.push(value()); break
       case '--progress-poll-ms': options.progressPollMs = Number(value()); break
+      case '--notebook-poll-ms': options.notebookPollMs = Number(value()); break
       case '--node-args': options.nodeArgs.push(...value().split(/\s+/).filter(Boolean)); break
       case '--no-shipped-node-options': options.shippedNodeOptions = false; break
       case '--help': case '-h':
@@ -115,7 +121,7 @@ function parseArgs (argv: string[]): Options {
       default: throw new Error(`unknown flag ${arg} (see --help)`)
     }
   }
-  const known = ['limit', 'full', 'validation', 'memory', 'scaling']
+  const known = ['limit', 'full', 'validation', 'memory', 'scaling', 'notebook']
   for (const section of options.only) if (!known.includes(section)) throw new Error(`--only: unknown section ${section} (${known.join(', ')})`)
   for (const experiment of options.experiments) if (!EXPERIMENTS[experiment]) throw new Error(`--experiment: unknown ${experiment} (${Object.keys(EXPERIMENTS).join(', ')})`)
   if (!['auto', 'private', 'shared'].includes(options.redis)) throw new Error('--redis: auto, private or shared')
@@ -125,7 +131,7 @@ function parseArgs (argv: string[]): Options {
 }
 
 function readFileHeader (): string {
-  return 'usage: tsx bench/run.ts [--quick] [--only limit,full,validation,memory,scaling] [--launches N]\n' +
+  return 'usage: tsx bench/run.ts [--quick] [--only limit,full,validation,memory,scaling,notebook] [--launches N]\n' +
     '       [--concurrency 1,16,64] [--redis auto|private|shared] [--validation tool-auth,ltijs,ltiauthenticator]\n' +
     '       [--log-level warn] [--cpu-prof] [--no-build]\n'
 }
@@ -154,6 +160,10 @@ interface Report {
   redis?: { kind: string, url: string }
   limit?: LimitResult
   httpFloor?: FloorResult
+  /** CPU of one bare Redis round trip from Node (ioredis), client side. */
+  redisFloor?: RedisFloorResult
+  /** Click to notebook: ltilaunch against the seed's ltiauthenticator hub, real hubs, chromium. */
+  notebook?: NotebookResult
   full?: LevelResult[]
   /** Redis commands of a few sequential launches, by service, command and key shape (MONITOR). */
   redisByKey?: Array<{ service: string, command: string, key: string, perLaunch: number }>
@@ -221,12 +231,14 @@ async function main (): Promise<void> {
   log(`services run as: node ${serviceNodeArgs.join(' ')}${options.shippedNodeOptions ? ' (the image\'s NODE_OPTIONS' + (options.nodeArgs.length ? ', then --node-args' : '') + ')' : ''} dist/server.js`)
 
   const needsServices = ['full', 'memory', 'scaling', 'validation'].some((s) => options.only.has(s))
-  if (needsServices && options.build) {
+  // The notebook section starts the built services too (through the end-to-end harness).
+  const needsBuild = needsServices || options.only.has('notebook')
+  if (needsBuild && options.build) {
     log('building the services (pnpm --filter @ltilaunch/e2e^... build) ...')
     execFileSync('pnpm', ['--filter', '@ltilaunch/e2e^...', 'run', 'build'], { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'] })
   }
   for (const service of SERVICES) {
-    if (needsServices && !existsSync(path.join(repo, 'services', service, 'dist', 'server.js'))) {
+    if (needsBuild && !existsSync(path.join(repo, 'services', service, 'dist', 'server.js'))) {
       throw new Error(`services/${service}/dist/server.js is missing: build first (pnpm build)`)
     }
   }
@@ -256,6 +268,13 @@ async function main (): Promise<void> {
       redis = await openRedis({ mode: options.redis, logDir })
       report.redis = { kind: redis.kind, url: redis.url }
       log(`redis: ${redis.kind} ${redis.url}, key prefix ${redisPrefix}`)
+      if (options.only.has('full')) {
+        // The Redis part of the floor, measured in this run beside the HTTP part.
+        report.redisFloor = await measureRedisFloor({ url: redis.url, prefix: redisPrefix, quick: options.quick })
+        const r = report.redisFloor
+        log(`Redis floor: a bare ioredis round trip costs the client ${fmt(r.clientCpuMsPerRoundTrip, 3)} ms CPU at concurrency 16 ` +
+          `(${r.roundTrips} round trips; ${fmt(r.latencyMsAtConcurrency1, 3)} ms wall one at a time)`)
+      }
     }
 
     // 2. Full launch, and 4. memory on the same stack.
@@ -409,6 +428,18 @@ async function main (): Promise<void> {
         warn(`\n!!! validation ${name} could not run: ${message}`)
       }
       printValidation(report.validation, report.limit)
+    }
+
+    // 6. Click to notebook: real hubs, a real browser, ltilaunch beside the seed's setup.
+    if (options.only.has('notebook')) {
+      log(heading('6. click to notebook: Launch pressed -> JupyterLab served by the user\'s server (chromium, real hubs, local spawner)'))
+      report.notebook = await measureClickToNotebook({ quick: options.quick, progressPollMs: options.notebookPollMs, log })
+      printNotebook(report.notebook)
+      for (const failure of report.notebook.failures) {
+        report.failures.total++
+        report.failures.where.push(`notebook ${failure}`)
+        warn(`!!! notebook: ${failure}`)
+      }
     }
   } catch (err) {
     report.errors.push((err as Error).stack ?? String(err))
@@ -579,6 +610,28 @@ function printValidation (v: ValidationSuiteResult, limit: LimitResult | undefin
   for (const note of v.notes) log(`note: ${note}`)
 }
 
+function printNotebook (n: NotebookResult): void {
+  const ours = n.summary.ltilaunch
+  const seed = n.summary.ltiauthenticator
+  log(table(['setup', 'launches', 'p50 ms', 'p95 ms', 'mean ms'], [
+    ['ltilaunch (platform -> tool-auth -> broker -> hub)', ours.n, fmt(ours.p50, 0), fmt(ours.p95, 0), fmt(ours.mean, 0)],
+    ['seed (platform -> hub with LTI13Authenticator)', seed.n, fmt(seed.p50, 0), fmt(seed.p95, 0), fmt(seed.mean, 0)],
+    ['ratio ltilaunch / seed', '', `${fmt(ours.p50 / seed.p50, 2)}x`, `${fmt(ours.p95 / seed.p95, 2)}x`, `${fmt(ours.mean / seed.mean, 2)}x`]
+  ]))
+  // The spawner's own time is the same work in both; the rest is what each path adds around it.
+  const rows: Array<Array<string | number>> = []
+  for (const [what, bySetup] of [['the hub\'s spawn (its log)', n.spawn], ['everything else (click to lab - spawn)', n.besidesSpawn]] as const) {
+    rows.push([what, fmt(bySetup.ltilaunch.p50, 0), fmt(bySetup.ltiauthenticator.p50, 0), `${fmt(bySetup.ltilaunch.p50 / bySetup.ltiauthenticator.p50, 2)}x`,
+      fmt(bySetup.ltilaunch.p95, 0), fmt(bySetup.ltiauthenticator.p95, 0)])
+  }
+  log(table(['part of the wait', 'ltilaunch p50', 'seed p50', 'ratio', 'ltilaunch p95', 'seed p95'], rows))
+  log(`the broker's PROGRESS_POLL_MS: ${n.progressPollMs}`)
+  for (const setup of ['ltilaunch', 'ltiauthenticator'] as const) {
+    const phases = Object.entries(n.phaseP50[setup]).sort((a, b) => a[1] - b[1])
+    log(`  ${setup}: when each phase began (p50 ms after the click): ${phases.map(([name, ms]) => `${name} ${fmt(ms, 0)}`).join(', ')}`)
+  }
+}
+
 function evaluateTargets (report: Report): NonNullable<Report['targets']> {
   const targets: NonNullable<Report['targets']> = []
   const c64 = report.full?.find((l) => l.concurrency === 64)
@@ -597,6 +650,17 @@ function evaluateTargets (report: Report): NonNullable<Report['targets']> {
         goal: 'info',
         met: null
       })
+      if (report.redisFloor) {
+        // Like with like: the design's Redis round trips (targets.ts) belong in the floor too.
+        const roundTrips = designRedis().roundTrips
+        const withRedisMs = floorMs + roundTrips * report.redisFloor.clientCpuMsPerRoundTrip
+        targets.push({
+          target: `floor with Redis: the above + ${roundTrips} bare Redis round trips (the design's)`,
+          value: `${fmt(withRedisMs, 2)} ms; the services use ${fmt(servicesMs, 2)} ms (${fmt(servicesMs / withRedisMs, 1)}x)`,
+          goal: '<= 2x',
+          met: servicesMs <= 2 * withRedisMs
+        })
+      }
     }
     // Waiting for the spawn is not a hop that a service works on; it is shown apart.
     const hops = Object.entries(c64.steps).filter(([step]) => !step.includes('wait-ready'))
@@ -607,6 +671,10 @@ function evaluateTargets (report: Report): NonNullable<Report['targets']> {
     }
     const wait = c64.steps['broker wait-ready']
     if (wait) targets.push({ target: 'wait for the dry-run spawn at c64 (not a hop)', value: `p50 ${fmt(wait.p50)} / p99 ${fmt(wait.p99)} ms`, goal: 'info', met: null })
+  }
+  if (report.notebook && report.notebook.summary.ltilaunch.n > 0 && report.notebook.summary.ltiauthenticator.n > 0) {
+    const ratio = report.notebook.summary.ltilaunch.p50 / report.notebook.summary.ltiauthenticator.p50
+    targets.push({ target: 'click to notebook p50, ltilaunch / seed', value: `${fmt(ratio, 2)}x (${fmt(report.notebook.summary.ltilaunch.p50, 0)} / ${fmt(report.notebook.summary.ltiauthenticator.p50, 0)} ms)`, goal: 'close to 1x', met: null })
   }
   const v = report.validation
   if (v?.toolAuth && report.limit) {

@@ -61,7 +61,7 @@ function pythonCommand (): string {
 function pythonVersion (python: string): string {
   const result = spawnSync(python, ['-c', 'import sys; print("%d.%d.%d" % sys.version_info[:3])'], { encoding: 'utf8' })
   if (result.error || result.status !== 0) {
-    throw new Error(`the end-to-end tests need Python ${MIN_PYTHON.join('.')}+ with venv and pip: \`${python}\` did not run (${result.error?.message ?? result.stderr.trim()}). Install python3 and python3-venv, or set LTILAUNCH_PYTHON.`)
+    throw new Error(`JupyterHub needs Python ${MIN_PYTHON.join('.')}+ with venv and pip: \`${python}\` did not run (${result.error?.message ?? result.stderr.trim()}). Install python3 and python3-venv, or set LTILAUNCH_PYTHON.`)
   }
   const version = result.stdout.trim()
   const [major = 0, minor = 0] = version.split('.').map(Number)
@@ -98,12 +98,20 @@ export function venvIsCurrent (): boolean {
 interface RunResult { code: number | null, output: string }
 
 /** Runs a command to its end, its output kept (and appended to logFile). */
-async function run (command: string, args: string[], options: { logFile: string, env?: NodeJS.ProcessEnv, timeoutMs: number }): Promise<RunResult> {
+async function run (command: string, args: string[], options: { logFile: string, env?: NodeJS.ProcessEnv, timeoutMs: number, onLine?: (line: string) => void }): Promise<RunResult> {
   return await new Promise((resolve, reject) => {
     const child = spawn(command, args, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
     const chunks: Buffer[] = []
-    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk))
-    child.stderr.on('data', (chunk: Buffer) => chunks.push(chunk))
+    let partial = ''
+    const take = (chunk: Buffer): void => {
+      chunks.push(chunk)
+      if (options.onLine === undefined) return
+      const lines = (partial + chunk.toString('utf8')).split('\n')
+      partial = lines.pop() ?? ''
+      for (const line of lines) options.onLine(line)
+    }
+    child.stdout.on('data', take)
+    child.stderr.on('data', take)
     const timer = setTimeout(() => {
       chunks.push(Buffer.from(`\n[peers] ${command} killed after ${options.timeoutMs} ms\n`))
       child.kill('SIGKILL')
@@ -130,9 +138,9 @@ function tail (text: string, lines: number): string {
  * start together): a lock directory holding the owner's pid. A lock whose
  * owner is gone is taken over.
  */
-async function withLock<T> (name: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
-  mkdirSync(peersDir, { recursive: true })
-  const lock = path.join(peersDir, `${name}.lock`)
+async function withLock<T> (name: string, timeoutMs: number, fn: () => Promise<T>, dir = peersDir): Promise<T> {
+  mkdirSync(dir, { recursive: true })
+  const lock = path.join(dir, `${name}.lock`)
   const deadline = Date.now() + timeoutMs
   for (;;) {
     try {
@@ -197,7 +205,7 @@ function installedVersions (): Record<string, string> {
  * stamp matches; otherwise (re)creates it, which takes about a minute with
  * PyPI reachable. Throws with pip's output when anything fails.
  */
-export async function ensureVenv (options: { log?: (line: string) => void } = {}): Promise<EnsureResult> {
+export async function ensureVenv (options: { log?: (line: string) => void, pipOutput?: (line: string) => void } = {}): Promise<EnsureResult> {
   const started = Date.now()
   const log = options.log ?? (() => {})
   const python = pythonCommand()
@@ -226,7 +234,7 @@ export async function ensureVenv (options: { log?: (line: string) => void } = {}
     log(`pip install -r ${path.relative(testDir, requirementsFile)} -c ${path.relative(testDir, constraintsFile)}`)
     const env = { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1', VIRTUAL_ENV: venv }
     const pip = await run(venvBin('python'), ['-m', 'pip', 'install', '--no-input', '-r', requirementsFile, '-c', constraintsFile],
-      { logFile, env, timeoutMs: 20 * 60_000 })
+      { logFile, env, timeoutMs: 20 * 60_000, ...(options.pipOutput ? { onLine: options.pipOutput } : {}) })
     if (pip.code !== 0) throw fail('pip install of the end-to-end peers', pip)
 
     const check = await run(venvBin('python'), ['-m', 'pip', 'check'], { logFile, env, timeoutMs: 120_000 })
@@ -242,7 +250,7 @@ export async function ensureVenv (options: { log?: (line: string) => void } = {}
     writeFileSync(path.join(venv, STAMP), `${hash}\n`)
     log(`installed in ${((Date.now() - started) / 1000).toFixed(1)} s: ${Object.entries(versions).map(([n, v]) => `${n} ${v}`).join(', ')}`)
     return { venv, installed: true, ms: Date.now() - started, versions }
-  })
+  }, path.dirname(venv))
 }
 
 /** configurable-http-proxy from this package's node_modules (npm). */

@@ -57,7 +57,7 @@ export const BrokerConfigSchema = Type.Object({
   QUEUE_CLAIM_IDLE_MS: Type.Integer({ minimum: 200, default: 30000, description: 'a dead broker\'s launches are claimed by another after this long' }),
   QUEUE_MAX_DELIVERIES: Type.Integer({ minimum: 1, default: 5, description: 'a launch taken up this many times without finishing fails' }),
   WORKER_CONCURRENCY: Type.Integer({ minimum: 0, maximum: 256, default: 8, description: 'spawns one process runs at once (0: intake only, no worker)' }),
-  PROGRESS_POLL_MS: Type.Integer({ minimum: 50, default: 500, description: 'how often the progress stream looks at the launch record' })
+  PROGRESS_POLL_MS: Type.Integer({ minimum: 50, default: 200, description: 'how often the progress stream looks at the launch record (the page learns of ready up to this late)' })
 })
 
 export type BrokerConfig = Static<typeof BrokerConfigSchema> & { SPAWN_DRIVER: 'dry-run' | 'jupyterhub' }
