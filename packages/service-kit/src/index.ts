@@ -1,6 +1,7 @@
 export { parseDocument, parseStructured } from './document.js'
 export { JsonClient, JsonClientError, type JsonClientOptions, type JsonReply } from './json-client.js'
 export { BaseConfigProperties, BaseConfigSchema, ConfigError, loadConfig, splitList, type BaseConfig } from './config.js'
+export { isHttpUrl } from './urls.js'
 export { autoSubmitPage, escapeHtml, html, page, raw, SafeHtml, type PageOptions } from './html.js'
 export { capabilityFingerprint, loggerOptions, maskCapabilityPath, maskedPathLogSerializers, REDACTED_PATHS, requestLogSerializer, type LoggerSettings } from './logger.js'
 export { default as errorsPlugin, errorPage, errorReplyJson, ErrorReplySchema, genericErrorCode, wantsHtml, type ErrorsPluginOptions, type HintedError } from './plugins/errors.js'

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { namespacesOverlap, type NameSpace } from '@ltilaunch/claims'
-import { BaseConfigProperties, ConfigError, loadConfig, parseStructured, splitList } from '@ltilaunch/service-kit'
+import { BaseConfigProperties, ConfigError, isHttpUrl, loadConfig, parseStructured, splitList } from '@ltilaunch/service-kit'
 import { Type, type Static } from 'typebox'
 
 /**
@@ -159,16 +159,6 @@ function readDocumentFile (name: string, path: string, problems: string[]): unkn
   } catch (err) {
     problems.push(`${name}: ${path}: ${(err as Error).message}`)
     return undefined
-  }
-}
-
-function isHttpUrl (value: unknown): value is string {
-  if (typeof value !== 'string') return false
-  try {
-    const url = new URL(value)
-    return url.protocol === 'http:' || url.protocol === 'https:'
-  } catch {
-    return false
   }
 }
 

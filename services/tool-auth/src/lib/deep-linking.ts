@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { CUSTOM_KEY, LTI_CLAIM, LTI_VERSION, MESSAGE_TYPE } from '@ltilaunch/claims'
-import { autoSubmitPage, html, page } from '@ltilaunch/service-kit'
+import { autoSubmitPage, html, isHttpUrl, page } from '@ltilaunch/service-kit'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { SignJWT } from 'jose'
 import { DeepLinkReturnUrlInvalid, DeepLinkStaffOnly } from '../errors.js'
@@ -50,17 +50,6 @@ interface DeepLinkingSettings {
 }
 
 const strings = (value: unknown): string[] | undefined => Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : undefined
-
-/** Whether a URL may receive a form: http(s) only (a javascript: or data: URL would run on our origin). */
-export function isHttpUrl (value: unknown): value is string {
-  if (typeof value !== 'string') return false
-  try {
-    const url = new URL(value)
-    return url.protocol === 'https:' || url.protocol === 'http:'
-  } catch {
-    return false
-  }
-}
 
 interface ResponseInput {
   issuer: string

@@ -5,7 +5,7 @@
  * store, in the platforms file's own shape.
  */
 import { MESSAGE_TYPE } from '@ltilaunch/claims'
-import type { Store } from '@ltilaunch/service-kit'
+import { isHttpUrl, type Store } from '@ltilaunch/service-kit'
 import {
   RegistrationConfigurationInvalid,
   RegistrationConfigurationUnavailable,
@@ -64,16 +64,6 @@ export interface IdentityChoice {
   usernamePrefix: string
   usernameSuffix: string
   adminRoles?: string[]
-}
-
-export function isHttpUrl (value: unknown): value is string {
-  if (typeof value !== 'string') return false
-  try {
-    const url = new URL(value)
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.username === '' && url.password === ''
-  } catch {
-    return false
-  }
 }
 
 async function readJson (response: Response, what: string): Promise<unknown> {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { html, page, splitList } from '@ltilaunch/service-kit'
+import { html, isHttpUrl, page, splitList } from '@ltilaunch/service-kit'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import {
@@ -18,7 +18,6 @@ import {
   checkConfiguration,
   defaultNamespace,
   fetchConfiguration,
-  isHttpUrl,
   LINK_PREFIX,
   PENDING_PREFIX,
   PENDING_TTL,
