@@ -8,39 +8,93 @@ export interface ProgressPageOptions {
   retryToken: string
   /** Seconds between plain refreshes when scripts are off. */
   refreshSeconds: number
+  /** Milliseconds since the epoch that "elapsed" counts to (now, unless a test fixes it). */
+  nowMs?: number
 }
 
-// Follows the launch with server-sent events; with scripts off the meta refresh does it.
+// Follows the launch with server-sent events and ticks the elapsed time; with
+// scripts off the meta refresh re-renders all of it on the server.
 const SCRIPT = `
 (function () {
   var root = document.getElementById('launch');
   if (!root || !window.EventSource) return;
+  var started = Date.parse(root.dataset.started);
   var list = document.getElementById('progress');
   var status = document.getElementById('status');
+  var bar = document.getElementById('bar');
+  var percent = document.getElementById('percent');
+  var elapsed = document.getElementById('elapsed');
+  function seconds (ms) { return Math.max(0, ms / 1000).toFixed(1) + ' s'; }
+  function duration (ms) {
+    var s = Math.max(0, Math.floor(ms / 1000));
+    return s < 60 ? s + ' s' : Math.floor(s / 60) + ' min ' + (s % 60) + ' s';
+  }
+  function tick () { elapsed.textContent = duration(Date.now() - started); }
+  var timer = setInterval(tick, 1000);
+  tick();
   var source = new EventSource(root.dataset.events);
   source.addEventListener('update', function (e) {
     var data = JSON.parse(e.data);
     status.textContent = data.status;
     list.textContent = '';
+    var value = 0;
     data.progress.forEach(function (p) {
       var li = document.createElement('li');
-      li.textContent = p.message + (typeof p.percent === 'number' ? ' (' + p.percent + '%)' : '');
+      var at = document.createElement('time');
+      at.dateTime = p.at;
+      at.textContent = '+' + seconds(Date.parse(p.at) - started);
+      li.appendChild(at);
+      li.appendChild(document.createTextNode(' ' + p.message + (typeof p.percent === 'number' ? ' (' + p.percent + '%)' : '')));
       list.appendChild(li);
+      if (typeof p.percent === 'number') value = p.percent;
     });
-    if (data.status === 'ready' && data.redirectUrl) { source.close(); window.location.replace(data.redirectUrl); }
-    else if (data.status === 'ready' || data.status === 'failed') { source.close(); window.location.reload(); }
+    if (data.status === 'ready') value = 100;
+    bar.value = value;
+    bar.textContent = value + '%';
+    percent.textContent = value + '%';
+    if (data.status === 'ready' && data.redirectUrl) { source.close(); clearInterval(timer); window.location.replace(data.redirectUrl); }
+    else if (data.status === 'ready' || data.status === 'failed') { source.close(); clearInterval(timer); window.location.reload(); }
   });
-  source.addEventListener('gone', function () { source.close(); window.location.reload(); });
+  source.addEventListener('gone', function () { source.close(); clearInterval(timer); window.location.reload(); });
 })();
+`
+
+// Classes only: the CSP blocks style attributes.
+const PROGRESS_STYLE = `
+  .bar { display: flex; align-items: center; gap: .75rem; margin: 1rem 0 }
+  .bar progress { flex: 1; height: 1.25rem }
+  ol.steps { padding-left: 1.5rem }
+  ol.steps time { font-family: ui-monospace, monospace; font-size: .85rem; opacity: .7; margin-right: .5rem }
 `
 
 function courseName (launch: StoredLaunch): string | undefined {
   return launch.course ? (launch.course.title ?? launch.course.label ?? launch.course.id) : undefined
 }
 
+/** The launch's progress in percent: the latest percent a step reported (the hub's own, once it spawns); 100 once ready. */
+export function progressPercent (launch: StoredLaunch): number {
+  if (launch.status === 'ready') return 100
+  for (let i = launch.progress.length - 1; i >= 0; i--) {
+    const percent = launch.progress[i]?.percent
+    if (percent !== undefined) return percent
+  }
+  return 0
+}
+
+/** "+1.2 s": a step's time, counted from the launch's start. */
+function offset (launch: StoredLaunch, at: string): string {
+  return `+${(Math.max(0, Date.parse(at) - launch.createdMs) / 1000).toFixed(1)} s`
+}
+
+/** "12 s", "2 min 5 s": how long the launch has been going. */
+export function formatElapsed (ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000))
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`
+}
+
 function progressList (launch: StoredLaunch): SafeHtml {
-  return html`<ol id="progress">${launch.progress.map((p) =>
-    html`<li>${p.message}${p.percent !== undefined ? ` (${p.percent}%)` : ''}</li>`)}</ol>`
+  return html`<ol id="progress" class="steps">${launch.progress.map((p) =>
+    html`<li><time datetime="${p.at}">${offset(launch, p.at)}</time> ${p.message}${p.percent !== undefined ? ` (${p.percent}%)` : ''}</li>`)}</ol>`
 }
 
 function facts (launch: StoredLaunch): SafeHtml {
@@ -54,15 +108,24 @@ ${course ? html`<tr><th>Course</th><td>${course}</td></tr>` : ''}
 </table>`
 }
 
-/** The page while the launch waits or spawns: live progress, and a refresh without scripts. */
+/**
+ * The page while the launch waits or spawns: a progress bar, the steps with
+ * their times (the hub's own spawn events among them), the elapsed time;
+ * live with scripts, a plain refresh without.
+ */
 export function progressPage (options: ProgressPageOptions): string {
   const { launch, base } = options
   const events = `${base}/launches/${launch.id}/events`
+  const percent = progressPercent(launch)
+  const elapsed = formatElapsed((options.nowMs ?? Date.now()) - launch.createdMs)
   return page({
     title: 'Starting your notebook server',
-    head: html`<noscript><meta http-equiv="refresh" content="${options.refreshSeconds}"></noscript>`,
-    body: html`<main id="launch" data-events="${events}">
+    head: html`<noscript><meta http-equiv="refresh" content="${options.refreshSeconds}"></noscript>
+<style>${raw(PROGRESS_STYLE)}</style>`,
+    body: html`<main id="launch" data-events="${events}" data-started="${new Date(launch.createdMs).toISOString()}">
 <h1>Starting your notebook server</h1>
+<div class="bar"><progress id="bar" max="100" value="${percent}">${percent}%</progress><span id="percent">${percent}%</span></div>
+<p>Elapsed: <span id="elapsed">${elapsed}</span></p>
 ${facts(launch)}
 <h2>Progress</h2>
 ${progressList(launch)}
@@ -78,6 +141,7 @@ export function dryRunPage (options: ProgressPageOptions): string {
   const d = launch.dryRun
   return page({
     title: 'Dry run: your server would start now',
+    head: html`<style>${raw(PROGRESS_STYLE)}</style>`,
     body: html`<h1>Dry run: your server would start now</h1>
 <p>No JupyterHub is configured (SPAWN_DRIVER=dry-run), so nothing was started. With a hub, this is what the broker would start:</p>
 <table>
@@ -100,6 +164,7 @@ export function failedPage (options: ProgressPageOptions): string {
   const { launch, base } = options
   return page({
     title: 'Your server could not be started',
+    head: html`<style>${raw(PROGRESS_STYLE)}</style>`,
     body: html`<h1>Your server could not be started</h1>
 <p>${launch.reason ?? 'The launch failed.'}</p>
 ${facts(launch)}

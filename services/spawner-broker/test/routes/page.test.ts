@@ -1,5 +1,6 @@
 import t from 'tap'
 import { fakeHubForTest } from '../fake-hub.js'
+import { formatElapsed, progressPage } from '../../src/views/progress-page.js'
 import { build, launchRequest, postLaunch, SCIPY, waitForLaunch } from '../helper.js'
 
 const HTML = { accept: 'text/html' }
@@ -18,6 +19,55 @@ t.test('while a launch waits, its page shows the course and image, refreshes wit
   t.match(page.body, /<noscript><meta http-equiv="refresh" content="2"><\/noscript>/)
   t.match(page.body, `data-events="/launches/${id}/events"`)
   t.match(page.body, 'Waiting for a broker')
+})
+
+t.test('a waiting launch shows an empty progress bar, the elapsed time and its first step with its time', async (t) => {
+  const app = await build(t, { env: { WORKER_CONCURRENCY: '0' } })
+  const res = await postLaunch(app, launchRequest())
+  const id = res.json().id
+  const page = await app.inject({ url: `/launches/${id}`, headers: HTML })
+  t.match(page.body, '<progress id="bar" max="100" value="0">0%</progress>')
+  t.match(page.body, /<p>Elapsed: <span id="elapsed">\d+ s<\/span><\/p>/)
+  t.match(page.body, /<li><time datetime="[^"]+">\+\d+\.\d s<\/time> Waiting for a broker/)
+  t.notMatch(page.body, /style="/, 'no style attribute: the CSP would block it')
+  t.notMatch(page.body, / on[a-z]+="/, 'no inline event handler: the CSP would block it')
+})
+
+t.test('the elapsed time and each step\'s time count from the launch\'s start', async (t) => {
+  const app = await build(t, { env: { WORKER_CONCURRENCY: '0' } })
+  const res = await postLaunch(app, launchRequest())
+  const launch = await app.launches.get(res.json().id)
+  if (!launch) throw new Error('no launch')
+  launch.progress = [
+    { at: new Date(launch.createdMs + 1500).toISOString(), message: 'Asking the hub', percent: 5 },
+    { at: new Date(launch.createdMs + 4200).toISOString(), message: 'Pulling image', percent: 40 },
+    { at: new Date(launch.createdMs + 5000).toISOString(), message: 'Waiting for the server' }
+  ]
+  launch.status = 'spawning'
+  const body = progressPage({ launch, base: '/b', retryToken: 'x', refreshSeconds: 2, nowMs: launch.createdMs + 65_000 })
+  t.match(body, '<span id="elapsed">1 min 5 s</span>')
+  t.match(body, '+1.5 s</time> Asking the hub (5%)')
+  t.match(body, '+4.2 s</time> Pulling image (40%)')
+  t.match(body, '<progress id="bar" max="100" value="40">40%</progress>', 'the latest percent any step gave')
+  t.match(body, `data-started="${new Date(launch.createdMs).toISOString()}"`)
+  t.equal(formatElapsed(59_999), '59 s')
+  t.equal(formatElapsed(120_000), '2 min 0 s')
+})
+
+t.test('while the hub spawns, its own progress events fill the bar and the steps', async (t) => {
+  const hub = await fakeHubForTest(t, { spawnMs: 3000 })
+  const app = await build(t, { env: { HUB_URL: hub.url, HUB_API_TOKEN: hub.options.token } })
+  const res = await postLaunch(app, launchRequest({ username: 'watcher' }))
+  const id = res.json().id
+  await waitForLaunch(app, id, (r) => r.progress.some((p) => p.message === 'Pulling image, step 2'))
+  const page = await app.inject({ url: `/launches/${id}`, headers: HTML })
+  t.match(page.body, 'Starting your notebook server')
+  t.match(page.body, /<time datetime="[^"]+">\+\d+\.\d s<\/time> Pulling image, step 2 \(20%\)/)
+  const percents = [...page.body.matchAll(/ \((\d+)%\)<\/li>/g)].map((m) => Number(m[1]))
+  const value = Number(/<progress id="bar" max="100" value="(\d+)">/.exec(page.body)?.[1])
+  t.ok(value >= 20, `the bar follows the hub (${value}%)`)
+  t.equal(value, percents.at(-1), 'the bar shows the latest percent in the steps')
+  await waitForLaunch(app, id)
 })
 
 t.test('dry run: the finished launch shows what would have started', async (t) => {
