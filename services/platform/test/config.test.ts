@@ -84,6 +84,7 @@ t.test('the development defaults load, and the documented dev passwords work', a
     'quay.io/jupyter/scipy-notebook:latest',
     'quay.io/jupyter/pytorch-notebook:latest'
   ])
+  for (const image of hub?.images ?? []) t.ok(image.label !== image.value && image.description !== undefined, `dev image ${image.value} has a name and a description`)
   for (const username of ['ada', 'grace', 'alan']) {
     const user = config.directory.users.find((entry) => entry.username === username)
     t.ok(await verifyPassword(`${username}-dev-password`, user?.passwordHash), `${username} / ${username}-dev-password`)

@@ -40,7 +40,7 @@ export const TEST_TOOLS = {
         course_title: '$Context.title',
         link: '$ResourceLink.id'
       },
-      images: [{ value: IMAGES[0], label: 'Minimal' }, IMAGES[1]]
+      images: [{ value: IMAGES[0], label: 'Minimal', description: 'Python & JupyterLab, <nothing> more' }, IMAGES[1]]
     },
     {
       client_id: 'private-tool',

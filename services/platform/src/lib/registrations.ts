@@ -15,7 +15,10 @@ const ImageChoice = Type.Union([
   Type.String({ minLength: 1, maxLength: 512 }),
   Type.Object({
     value: Type.String({ minLength: 1, maxLength: 512 }),
-    label: Type.Optional(Type.String({ maxLength: 200 }))
+    /** The name people see on the launch form (default: the image itself). */
+    label: Type.Optional(Type.String({ maxLength: 200 })),
+    /** A sentence shown under the form's image choice: what the image holds. */
+    description: Type.Optional(Type.String({ maxLength: 500 }))
   }, { additionalProperties: false })
 ])
 
@@ -51,6 +54,13 @@ const RegistrationsFileSchema = Type.Union([
   Type.Array(RegistrationSchema)
 ])
 
+/** An image on the launch form: what is sent, the name shown, and what it holds. */
+export interface ImageOffer {
+  value: string
+  label: string
+  description?: string
+}
+
 export interface Registration {
   clientId: string
   name: string
@@ -63,7 +73,7 @@ export interface Registration {
   jwksUri?: string
   deepLinkingUrl?: string
   custom: Record<string, string>
-  images: Array<{ value: string, label: string }>
+  images: ImageOffer[]
   sendName: boolean
   sendEmail: boolean
   documentTarget: 'window' | 'iframe' | 'frame'
@@ -85,7 +95,11 @@ function normalize (entry: Static<typeof RegistrationSchema>): Registration {
     custom: { ...entry.custom },
     images: (entry.images ?? []).map((image) => typeof image === 'string'
       ? { value: image, label: image }
-      : { value: image.value, label: image.label ?? image.value }),
+      : {
+          value: image.value,
+          label: image.label ?? image.value,
+          ...(image.description === undefined ? {} : { description: image.description })
+        }),
     // Personal data is sent unless a registration says not to, as LMSs do by default for a trusted tool.
     sendName: entry.send_name ?? true,
     sendEmail: entry.send_email ?? true,

@@ -24,6 +24,31 @@ t.test('a demo user signs in and sees their courses, the tools and the images', 
   t.notOk(cookie.includes('grace'), 'the cookie holds an opaque id')
 })
 
+t.test('the launch form names and describes each image, and says which role the user has in the chosen course', async (t) => {
+  const app = await build(t, { store: 'memory' })
+  const browser = new Browser(app)
+  await signIn(browser, 'grace')
+  const page = await browser.get('/')
+  t.match(page.body, `<option value="${IMAGES[0]}" data-description="Python &amp; JupyterLab, &lt;nothing&gt; more">Minimal</option>`, 'the label as the name, the description escaped')
+  t.match(page.body, `<option value="${IMAGES[1]}" data-description="">${IMAGES[1]}</option>`, 'a plain string is its own name')
+  t.match(page.body, '<p id="image-description" class="hint">Python &amp; JupyterLab, &lt;nothing&gt; more</p>', 'the default image\'s description')
+  t.match(page.body, '<noscript><dl><dt>Minimal</dt><dd>Python &amp; JupyterLab, &lt;nothing&gt; more</dd></dl></noscript>', 'without scripts, every description')
+  // grace teaches ds101 and takes ml201; her institution role (Faculty) does not decide in a course.
+  t.match(page.body, '<option value="ds101" data-role="staff" data-roles="Instructor">Data Science 101 (DS101) — staff</option>')
+  t.match(page.body, '<option value="ml201" data-role="learner" data-roles="Learner">Machine Learning 201 (ML201) — learner</option>')
+  t.match(page.body, 'In this course you are <strong id="course-role">staff</strong> (<span id="course-roles">Instructor</span>).', 'the default course\'s role, rendered on the server')
+  const script = /<script>([\s\S]*?)<\/script>/.exec(page.body)?.[1] ?? ''
+  t.match(script, "addEventListener('change'", 'scripts follow the course and image choices')
+  t.doesNotThrow(() => new Function(script)) // eslint-disable-line no-new-func
+  t.notMatch(page.body, / on[a-z]+="/, 'no inline event handler: the CSP would block it')
+  const csp = String(page.headers['content-security-policy'])
+  t.match(csp, /script-src[^;]*'sha256-/, 'the inline script is allowed by its hash')
+
+  const learner = new Browser(app)
+  await signIn(learner, 'ada')
+  t.match((await learner.get('/')).body, 'In this course you are <strong id="course-role">learner</strong> (<span id="course-roles">Learner</span>).')
+})
+
 t.test('the session cookie is HttpOnly and SameSite=Lax', async (t) => {
   const app = await build(t, { store: 'memory' })
   const browser = new Browser(app)

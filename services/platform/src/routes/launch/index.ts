@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { html, page } from '@ltilaunch/service-kit'
+import { classifyRoles } from '@ltilaunch/claims'
+import { html, page, raw } from '@ltilaunch/service-kit'
 import { Type } from 'typebox'
 import { tokensMatch } from '../../lib/csrf.js'
 import type { Launcher } from '../../lib/launch.js'
@@ -15,6 +16,31 @@ const LaunchBody = Type.Object({
   /** Empty: as the tool is registered (document_target). */
   presentation: Type.Optional(Type.Union([Type.Literal(''), Type.Literal('iframe'), Type.Literal('window')]))
 })
+
+// Keeps the role beside the course and the image's description in step with
+// the choices; without scripts the server-rendered default and the list in
+// <noscript> say the same.
+const FORM_SCRIPT = `
+(function () {
+  var course = document.getElementById('course');
+  var role = document.getElementById('course-role');
+  var roles = document.getElementById('course-roles');
+  if (course && role && roles) {
+    course.addEventListener('change', function () {
+      var option = course.options[course.selectedIndex];
+      role.textContent = option.dataset.role;
+      roles.textContent = option.dataset.roles;
+    });
+  }
+  var image = document.getElementById('image');
+  var description = document.getElementById('image-description');
+  if (image && description) {
+    image.addEventListener('change', function () {
+      description.textContent = image.options[image.selectedIndex].dataset.description || '';
+    });
+  }
+})();
+`
 
 /** How a demo user appears in a launch. */
 export function launcherOf (user: DirectoryUser, sub: string): Launcher {
@@ -44,6 +70,14 @@ const launchPage: FastifyPluginAsyncTypebox = async (fastify) => {
     if (session === undefined || user === undefined) return await reply.redirect('/login', 303)
     const courses = Object.keys(user.courses).map((id) => registry.course(id)).filter((course) => course !== undefined)
     const tools = await registry.allTools()
+    // Staff or learner in each course, by the rule the tool applies (the course's context roles decide).
+    const memberships = courses.map((course) => {
+      const roles = user.courses[course.id] ?? []
+      return { course, roles: roles.join(', '), role: classifyRoles(roles).role }
+    })
+    const offered = tools.filter((tool) => tool.images.length > 0)
+    const firstImage = offered[0]?.images[0]
+    const described = offered.flatMap((tool) => tool.images).filter((image) => image.description !== undefined)
     reply.header('cache-control', 'no-store')
     return await reply.type('text/html; charset=utf-8').send(page({
       title: `Launch · ${config.PLATFORM_NAME}`,
@@ -56,10 +90,15 @@ ${tools.length === 0 || courses.length === 0
 <label for="client_id">Tool</label>
 <select id="client_id" name="client_id">${tools.map((tool) => html`<option value="${tool.clientId}">${tool.name}</option>`)}</select>
 <label for="course">Course</label>
-<select id="course" name="course">${courses.map((course) => html`<option value="${course.id}">${course.title ?? course.id}${course.label === undefined ? '' : ` (${course.label})`} — ${(user.courses[course.id] ?? []).join(', ')}</option>`)}</select>
-${tools.some((tool) => tool.images.length > 0)
+<select id="course" name="course" aria-describedby="course-role-line">${memberships.map(({ course, roles, role }) => html`<option value="${course.id}" data-role="${role}" data-roles="${roles}">${course.title ?? course.id}${course.label === undefined ? '' : ` (${course.label})`} — ${role}</option>`)}</select>
+<p id="course-role-line" class="hint">In this course you are <strong id="course-role">${memberships[0]?.role ?? ''}</strong> (<span id="course-roles">${memberships[0]?.roles ?? ''}</span>).</p>
+${offered.length > 0
   ? html`<label for="image">Image</label>
-<select id="image" name="image">${tools.filter((tool) => tool.images.length > 0).map((tool) => html`<optgroup label="${tool.name}">${tool.images.map((image) => html`<option value="${image.value}">${image.label}</option>`)}</optgroup>`)}</select>`
+<select id="image" name="image"${described.length > 0 ? raw(' aria-describedby="image-description"') : ''}>${offered.map((tool) => html`<optgroup label="${tool.name}">${tool.images.map((image) => html`<option value="${image.value}" data-description="${image.description ?? ''}">${image.label}</option>`)}</optgroup>`)}</select>
+${described.length > 0
+  ? html`<p id="image-description" class="hint">${firstImage?.description ?? ''}</p>
+<noscript><dl>${described.map((image) => html`<dt>${image.label}</dt><dd>${image.description ?? ''}</dd>`)}</dl></noscript>`
+  : ''}`
   : ''}
 <label for="presentation">Open the tool</label>
 <select id="presentation" name="presentation"><option value="">as registered</option><option value="iframe">in a frame on this page</option><option value="window">in this window</option></select>
@@ -70,7 +109,8 @@ ${courses.length === 0
 ? ''
 : html`<h2>Courses</h2>
 <ul>${courses.map((course) => html`<li><a href="/courses/${encodeURIComponent(course.id)}">${course.title ?? course.id}</a>: its notebook links</li>`)}</ul>`}
-<form method="post" action="/logout"><input type="hidden" name="csrf" value="${session.csrf}"><button type="submit">Sign out</button></form>`
+<form method="post" action="/logout"><input type="hidden" name="csrf" value="${session.csrf}"><button type="submit">Sign out</button></form>
+<script>${raw(FORM_SCRIPT)}</script>`
     }))
   })
 
