@@ -7,13 +7,19 @@
  * own server; the image is recorded in that server's environment and the
  * progress says that a local JupyterLab runs instead of the image. Then the
  * two ways to a dry run: asked for (--dry-run), and a machine that cannot
- * run a hub (no Python), which says why in one line.
+ * run a hub (no Python), which says why in one line. And in Chromium, on the
+ * same stack: sign-in, the launch form (the role in the chosen course, the
+ * image's description, both following the choices), the progress page (its
+ * bar and steps updated live by the event stream) and JupyterLab, each
+ * asserted and saved as test/output/screenshots/14-<n>-<page>.png (the
+ * README's quick start shows copies from docs/images/).
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { BrowserClient } from '../harness/browser-client.js'
+import { launchChromium, newContext, screenshot, screenshotDir, type Page } from '../harness/chromium.js'
 import { HubApi } from '../harness/jupyterhub.js'
 import { freePorts, startProcess, type ManagedProcess, type Teardown } from '../harness/processes.js'
 import { outputDir, venvDir } from '../setup/peers.js'
@@ -24,6 +30,7 @@ interface Started {
   proc: ManagedProcess
   stateDir: string
   platformUrl: string
+  toolAuthUrl: string
   brokerUrl: string
   hubUrl: string
 }
@@ -60,7 +67,7 @@ async function startLauncher (t: Teardown, name: string, options: { args?: strin
     if (Date.now() > deadline) throw new Error(`dev/start.ts was not ready within 120 s:\n${proc.tail(60)}`)
     await sleep(250)
   }
-  return { proc, stateDir, platformUrl: `http://localhost:${platform}`, brokerUrl: `http://localhost:${broker}`, hubUrl: `http://localhost:${hub}` }
+  return { proc, stateDir, platformUrl: `http://localhost:${platform}`, toolAuthUrl: `http://localhost:${toolAuth}`, brokerUrl: `http://localhost:${broker}`, hubUrl: `http://localhost:${hub}` }
 }
 
 /** The local process of a single-user server: the one whose HOME and URL prefix are these. */
@@ -157,6 +164,87 @@ t.test('pnpm start: a click on Launch ends in JupyterLab on a real local hub', a
   t.notOk(alive(pid), 'the single-user server stopped with the launcher')
   const stillUp = await fetch(`${started.platformUrl}/readyz`).then(() => true, () => false)
   t.notOk(stillUp, 'the platform stopped with the launcher')
+})
+
+t.test('pnpm start in Chromium: sign-in, launch form, progress page and JupyterLab, each asserted and saved', async (t) => {
+  // This run's screenshots only: an earlier run's (of a page since changed) would mislead.
+  for (const file of (() => { try { return readdirSync(screenshotDir) } catch { return [] } })()) {
+    if (/^14-.*\.png$/.test(file)) rmSync(path.join(screenshotDir, file))
+  }
+  const started = await startLauncher(t, 's14-chromium')
+  const browser = await launchChromium(t)
+  const context = await newContext(browser)
+  t.teardown(async () => { await context.close() })
+  const page: Page = await context.newPage()
+  // Our pages must show no console error, and their CSP must block nothing on them.
+  const ours = [started.platformUrl, started.toolAuthUrl, started.brokerUrl]
+  const problems: string[] = []
+  page.on('console', (message) => {
+    const where = message.location().url
+    if ((message.type() === 'error' || /Content Security Policy/i.test(message.text())) && ours.some((origin) => where.startsWith(origin))) problems.push(`${where}: ${message.text()}`)
+  })
+  page.on('pageerror', (err) => { if (ours.some((origin) => page.url().startsWith(origin))) problems.push(`${page.url()}: ${err.message}`) })
+
+  await page.goto(`${started.platformUrl}/login`)
+  await page.fill('#username', 'grace')
+  await page.fill('#password', USERS.grace.password)
+  t.equal(await page.getAttribute('#password', 'type'), 'password', 'the sign-in page asks for a password')
+  await screenshot(page, '14-1-sign-in')
+  await Promise.all([page.waitForURL(`${started.platformUrl}/`), page.click('button[type=submit]')])
+  t.match(await page.textContent('body'), /Signed in as Grace Hopper/, 'signed in: the launch form')
+
+  // The role beside the course follows the choice, by script; the server rendered the first course's.
+  t.equal(await page.textContent('#course-role'), 'staff', 'grace teaches ds101: staff')
+  await page.selectOption('#course', 'ml201')
+  t.equal(await page.textContent('#course-role'), 'learner', 'and takes ml201: learner')
+  t.equal(await page.textContent('#course-roles'), 'Learner')
+  await page.selectOption('#course', 'ds101')
+  t.equal(await page.textContent('#course-role'), 'staff')
+  await page.selectOption('#image', IMAGES.scipy)
+  t.equal(await page.$eval('#image option:checked', (el) => el.textContent), 'SciPy notebook', 'the image by its name')
+  t.match(await page.textContent('#image-description'), /NumPy, pandas, SciPy/, 'and its description, following the choice')
+  await screenshot(page, '14-2-launch-form')
+
+  await Promise.all([
+    page.waitForURL((url) => url.href.startsWith(`${started.brokerUrl}/launches/`), { waitUntil: 'domcontentloaded', timeout: 30_000 }),
+    page.click('button:has-text("Launch")')
+  ])
+  await screenshot(page, '14-3-progress')
+  t.match(await page.textContent('h1'), /Starting your notebook server/, 'the progress page')
+  t.equal(await page.getAttribute('#bar', 'max'), '100', 'with a progress bar')
+  t.match(await page.textContent('#elapsed'), /^\d+ s$/, 'and the elapsed time')
+  // Follow the page until it leaves for the hub: its script, not a reload, moves the bar and adds steps.
+  const samples: Array<{ value: number, steps: number, probe: number }> = []
+  let shotSteps = 0
+  while (page.url().startsWith(`${started.brokerUrl}/launches/`)) {
+    // In the page (a string: this package's TypeScript has no DOM types). The mark on
+    // the window is lost by a reload, so one mark throughout means the script did it all.
+    const sample = await page.evaluate<{ value: number, steps: number, probe: number }>(`(() => {
+      window.probe = window.probe ?? Math.random()
+      var bar = document.getElementById('bar')
+      return { value: bar ? bar.value : -1, steps: document.querySelectorAll('#progress li').length, probe: window.probe }
+    })()`).catch(() => undefined)
+    if (sample === undefined) break
+    samples.push(sample)
+    // The picture worth keeping has the hub's own events in it: taken again as steps come.
+    if (sample.steps > shotSteps && sample.steps >= 4 && await screenshot(page, '14-3-progress').then(() => true, () => false)) shotSteps = sample.steps
+    await page.waitForTimeout(100)
+  }
+  const first = samples[0]
+  const last = samples.at(-1)
+  t.ok(first !== undefined && last !== undefined && last.steps > first.steps, `the steps grew live (${first?.steps} → ${last?.steps} in ${samples.length} looks)`)
+  t.ok(first !== undefined && last !== undefined && last.value > first.value, `the bar moved live (${first?.value}% → ${last?.value}%)`)
+  t.equal(new Set(samples.map((sample) => sample.probe)).size, 1, 'in the same page: no reload')
+
+  const username = USERS.grace.email
+  await page.waitForURL(new RegExp(`^${started.hubUrl}/user/[^/]+/[a-z0-9-]+/lab`), { timeout: 90_000 })
+  await page.waitForSelector('#jp-main-dock-panel, .jp-LabShell', { timeout: 60_000 })
+  await page.waitForTimeout(1500) // let the launcher paint, for the screenshot
+  await screenshot(page, '14-4-jupyterlab')
+  t.match(decodeURIComponent(page.url()), `/user/${username}/`, 'JupyterLab, in grace\'s own server')
+  t.equal(await page.title(), 'JupyterLab')
+  t.same(problems, [], 'no console error and nothing blocked by the CSP on our pages')
+  await started.proc.stop()
 })
 
 t.test('pnpm start -- --dry-run keeps the dry run', async (t) => {

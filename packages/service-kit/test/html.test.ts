@@ -15,6 +15,10 @@ t.test('page escapes its title', async (t) => {
   t.match(page({ title: '<x>', body: html`<p>hi</p>` }), '<title>&lt;x&gt;</title>')
 })
 
+t.test('a page names an empty icon, so that browsers do not ask each service for a /favicon.ico it lacks (a 404 in the console)', async (t) => {
+  t.match(page({ title: 'x', body: html`<p>hi</p>` }), '<link rel="icon" href="data:,">')
+})
+
 t.test('an auto-submit page posts every field, and works with scripts off', async (t) => {
   const out = autoSubmitPage({ title: 'Launching', action: 'https://tool.example/cb?a=1&b=2', fields: { id_token: 'a.b.c', state: '"s"' } })
   t.match(out, '<form id="autosubmit" method="post" action="https://tool.example/cb?a=1&amp;b=2">')

@@ -35,6 +35,8 @@ export interface StoredLaunch extends LaunchRecord {
   dryRun?: DryRunSummary
   /** Milliseconds since the epoch; the TTL counts from here. */
   createdMs: number
+  /** When the latest retry began (ISO 8601), absent for the first attempt: the progress bar counts from there. */
+  attemptStartedAt?: string
   /** Raised by every save, so that a reader tells two writes of one millisecond apart. */
   revision?: number
 }

@@ -33,7 +33,8 @@ export async function retryLaunch (fastify: FastifyInstance, launch: StoredLaunc
   launch.deliveries = 0
   launch.status = 'pending'
   delete launch.reason
-  addProgress(launch, 'Trying again', 0)
+  // The progress bar counts this attempt's steps only.
+  launch.attemptStartedAt = addProgress(launch, 'Trying again', 0).at
   await fastify.launches.save(launch)
   try {
     await enqueue(fastify, launch)

@@ -38,6 +38,7 @@ const SCRIPT = `
     status.textContent = data.status;
     list.textContent = '';
     var value = 0;
+    var since = root.dataset.attemptStarted || '';
     data.progress.forEach(function (p) {
       var li = document.createElement('li');
       var at = document.createElement('time');
@@ -46,7 +47,7 @@ const SCRIPT = `
       li.appendChild(at);
       li.appendChild(document.createTextNode(' ' + p.message + (typeof p.percent === 'number' ? ' (' + p.percent + '%)' : '')));
       list.appendChild(li);
-      if (typeof p.percent === 'number') value = p.percent;
+      if (typeof p.percent === 'number' && p.at >= since && p.percent > value) value = p.percent;
     });
     if (data.status === 'ready') value = 100;
     bar.value = value;
@@ -71,14 +72,16 @@ function courseName (launch: StoredLaunch): string | undefined {
   return launch.course ? (launch.course.title ?? launch.course.label ?? launch.course.id) : undefined
 }
 
-/** The launch's progress in percent: the latest percent a step reported (the hub's own, once it spawns); 100 once ready. */
+/**
+ * The launch's progress in percent: the highest any step of this attempt
+ * reported (the hub's own, once it spawns), so that the hub's "Server
+ * requested" at 0% after the broker's first steps does not move it back;
+ * 100 once ready.
+ */
 export function progressPercent (launch: StoredLaunch): number {
   if (launch.status === 'ready') return 100
-  for (let i = launch.progress.length - 1; i >= 0; i--) {
-    const percent = launch.progress[i]?.percent
-    if (percent !== undefined) return percent
-  }
-  return 0
+  const since = launch.attemptStartedAt ?? ''
+  return launch.progress.reduce((highest, p) => p.at >= since && p.percent !== undefined && p.percent > highest ? p.percent : highest, 0)
 }
 
 /** "+1.2 s": a step's time, counted from the launch's start. */
@@ -122,7 +125,7 @@ export function progressPage (options: ProgressPageOptions): string {
     title: 'Starting your notebook server',
     head: html`<noscript><meta http-equiv="refresh" content="${options.refreshSeconds}"></noscript>
 <style>${raw(PROGRESS_STYLE)}</style>`,
-    body: html`<main id="launch" data-events="${events}" data-started="${new Date(launch.createdMs).toISOString()}">
+    body: html`<main id="launch" data-events="${events}" data-started="${new Date(launch.createdMs).toISOString()}" data-attempt-started="${launch.attemptStartedAt ?? ''}">
 <h1>Starting your notebook server</h1>
 <div class="bar"><progress id="bar" max="100" value="${percent}">${percent}%</progress><span id="percent">${percent}%</span></div>
 <p>Elapsed: <span id="elapsed">${elapsed}</span></p>

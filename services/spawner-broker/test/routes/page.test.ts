@@ -41,6 +41,7 @@ t.test('the elapsed time and each step\'s time count from the launch\'s start', 
   launch.progress = [
     { at: new Date(launch.createdMs + 1500).toISOString(), message: 'Asking the hub', percent: 5 },
     { at: new Date(launch.createdMs + 4200).toISOString(), message: 'Pulling image', percent: 40 },
+    { at: new Date(launch.createdMs + 4600).toISOString(), message: 'Server requested', percent: 0 },
     { at: new Date(launch.createdMs + 5000).toISOString(), message: 'Waiting for the server' }
   ]
   launch.status = 'spawning'
@@ -48,7 +49,12 @@ t.test('the elapsed time and each step\'s time count from the launch\'s start', 
   t.match(body, '<span id="elapsed">1 min 5 s</span>')
   t.match(body, '+1.5 s</time> Asking the hub (5%)')
   t.match(body, '+4.2 s</time> Pulling image (40%)')
-  t.match(body, '<progress id="bar" max="100" value="40">40%</progress>', 'the latest percent any step gave')
+  t.match(body, '<progress id="bar" max="100" value="40">40%</progress>', 'the highest percent of the steps: the hub\'s 0% after them does not move it back')
+  // After a retry the bar counts that attempt's steps only.
+  launch.attemptStartedAt = new Date(launch.createdMs + 4500).toISOString()
+  const retried = progressPage({ launch, base: '/b', retryToken: 'x', refreshSeconds: 2, nowMs: launch.createdMs + 65_000 })
+  t.match(retried, '<progress id="bar" max="100" value="0">0%</progress>')
+  t.match(retried, `data-attempt-started="${launch.attemptStartedAt}"`)
   t.match(body, `data-started="${new Date(launch.createdMs).toISOString()}"`)
   t.equal(formatElapsed(59_999), '59 s')
   t.equal(formatElapsed(120_000), '2 min 0 s')
@@ -66,7 +72,7 @@ t.test('while the hub spawns, its own progress events fill the bar and the steps
   const percents = [...page.body.matchAll(/ \((\d+)%\)<\/li>/g)].map((m) => Number(m[1]))
   const value = Number(/<progress id="bar" max="100" value="(\d+)">/.exec(page.body)?.[1])
   t.ok(value >= 20, `the bar follows the hub (${value}%)`)
-  t.equal(value, percents.at(-1), 'the bar shows the latest percent in the steps')
+  t.equal(value, Math.max(...percents), 'the bar shows the highest percent in the steps')
   await waitForLaunch(app, id)
 })
 
@@ -233,6 +239,8 @@ t.test('try again: only from the page (token, same origin), only for a failed la
   const again = await waitForLaunch(app, id, (r) => r.status === 'failed' && r.progress.some((p) => p.message === 'Trying again'))
   t.equal(again.status, 'failed')
   t.equal(hub.starts.length, 2, 'the retry started the server again')
+  const stored = await app.launches.get(id)
+  t.equal(stored?.attemptStartedAt, again.progress.find((p) => p.message === 'Trying again')?.at, 'the progress bar counts from the retry')
 
   // The form of the first failure does not work twice.
   const replay = await retry({}, `token=${token}`)
