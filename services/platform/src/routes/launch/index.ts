@@ -25,20 +25,19 @@ const FORM_SCRIPT = `
   var course = document.getElementById('course');
   var role = document.getElementById('course-role');
   var roles = document.getElementById('course-roles');
-  if (course && role && roles) {
-    course.addEventListener('change', function () {
-      var option = course.options[course.selectedIndex];
-      role.textContent = option.dataset.role;
-      roles.textContent = option.dataset.roles;
-    });
-  }
   var image = document.getElementById('image');
   var description = document.getElementById('image-description');
-  if (image && description) {
-    image.addEventListener('change', function () {
-      description.textContent = image.options[image.selectedIndex].dataset.description || '';
-    });
+  function showRole () {
+    var option = course.options[course.selectedIndex];
+    role.textContent = option.dataset.role;
+    roles.textContent = option.dataset.roles;
   }
+  function showDescription () {
+    description.textContent = image.options[image.selectedIndex].dataset.description || '';
+  }
+  // Also at once: a browser may restore earlier choices (back button) over the server's defaults.
+  if (course && role && roles) { course.addEventListener('change', showRole); showRole(); }
+  if (image && description) { image.addEventListener('change', showDescription); showDescription(); }
 })();
 `
 
