@@ -47,7 +47,10 @@ async function startLauncher (t: Teardown, name: string, options: { args?: strin
     args: ['dev/start.ts', '--no-build', ...(options.args ?? [])],
     cwd: repoDir,
     env: {
-      ...process.env,
+      // As on a fresh machine: no Redis named, so each service keeps its state
+      // in its own process (and this run cannot meet the usernames an earlier
+      // run bound to another issuer in a shared Redis).
+      ...withoutRedis(process.env),
       LTILAUNCH_PLATFORM_PORT: String(platform),
       LTILAUNCH_TOOL_AUTH_PORT: String(toolAuth),
       LTILAUNCH_BROKER_PORT: String(broker),
@@ -68,6 +71,11 @@ async function startLauncher (t: Teardown, name: string, options: { args?: strin
     await sleep(250)
   }
   return { proc, stateDir, platformUrl: `http://localhost:${platform}`, toolAuthUrl: `http://localhost:${toolAuth}`, brokerUrl: `http://localhost:${broker}`, hubUrl: `http://localhost:${hub}` }
+}
+
+/** The environment without the settings that name a Redis. */
+function withoutRedis (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'].includes(name)))
 }
 
 /** The local process of a single-user server: the one whose HOME and URL prefix are these. */
