@@ -129,10 +129,13 @@ lti.app.get('/e2e/launches', (_req, res) => res.json(launches))
 lti.app.get('/e2e/refusals', (_req, res) => res.json(refusals))
 lti.app.get('/e2e/health', (_req, res) => res.json({ ok: true }))
 
-lti.onConnect((token, req, res) => {
+/** Records what ltijs handed a handler (the ltik left out), and returns the launch's context. */
+type ConnectArgs = Parameters<Parameters<typeof lti.onConnect>[0]>
+
+function remember (kind: LtijsLaunchRecord['kind'], token: ConnectArgs[0], req: ConnectArgs[1], res: ConnectArgs[2]): Record<string, unknown> {
   const context = (res.locals.context ?? token.platformContext ?? {}) as Record<string, unknown>
   const entry: LtijsLaunchRecord = {
-    kind: 'launch',
+    kind,
     at: new Date().toISOString(),
     path: req.path,
     query: Object.fromEntries(Object.entries(req.query).filter(([name]) => name !== 'ltik')),
@@ -141,6 +144,11 @@ lti.onConnect((token, req, res) => {
   }
   launches.push(entry)
   record(entry)
+  return context
+}
+
+lti.onConnect((token, req, res) => {
+  const context = remember('launch', token, req, res)
   const info = (token.userInfo ?? {}) as Record<string, unknown>
   const course = (context.context ?? {}) as Record<string, unknown>
   res.setHeader('content-type', 'text/html; charset=utf-8')
@@ -157,17 +165,7 @@ lti.onConnect((token, req, res) => {
 
 // A deep linking request: record it, and answer at once with the configured item, as ltijs's docs show.
 lti.onDeepLinking(async (token, req, res) => {
-  const context = (res.locals.context ?? token.platformContext ?? {}) as Record<string, unknown>
-  const entry: LtijsLaunchRecord = {
-    kind: 'deep-linking',
-    at: new Date().toISOString(),
-    path: req.path,
-    query: Object.fromEntries(Object.entries(req.query).filter(([name]) => name !== 'ltik')),
-    token: JSON.parse(JSON.stringify(token)) as Record<string, unknown>,
-    context: JSON.parse(JSON.stringify(context)) as Record<string, unknown>
-  }
-  launches.push(entry)
-  record(entry)
+  remember('deep-linking', token, req, res)
   const item = config.deepLinkingItem ?? { type: 'ltiResourceLink', title: 'An ltijs resource', url: `http://127.0.0.1:${config.port}${config.appRoute}` }
   const form = await lti.DeepLinking.createDeepLinkingForm(token, [item], { message: 'Added by the ltijs tool.' })
   res.setHeader('content-type', 'text/html; charset=utf-8')
