@@ -145,7 +145,7 @@ function newLaunch (fastify: FastifyInstance, id: string, body: PendingLaunchReq
  */
 export async function enqueue (fastify: FastifyInstance, launch: StoredLaunch): Promise<void> {
   try {
-    await fastify.workQueue.enqueue(launch.id, launch.attempt)
+    await fastify.workQueue.enqueue({ launchId: launch.id, attempt: launch.attempt })
   } catch (err) {
     throw new QueueUnavailable((err as Error).message)
   }
