@@ -9,6 +9,7 @@ import jwksPlugin from './plugins/jwks.js'
 import oauthPlugin from './plugins/oauth.js'
 import platformServicesPlugin from './plugins/platform-services.js'
 import platformsPlugin from './plugins/platforms.js'
+import scoresPlugin from './plugins/scores.js'
 import sessionsPlugin from './plugins/sessions.js'
 import toolKeysPlugin from './plugins/tool-keys.js'
 import callbackRoutes from './routes/lti13/callback.js'
@@ -21,6 +22,7 @@ import authorizeRoutes from './routes/oauth2/authorize.js'
 import metadataRoutes from './routes/oauth2/metadata.js'
 import tokenRoutes from './routes/oauth2/token.js'
 import userinfoRoutes from './routes/oauth2/userinfo.js'
+import scoresRoutes from './routes/scores.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -61,6 +63,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   await fastify.register(jwksPlugin)
   await fastify.register(toolKeysPlugin)
   await fastify.register(platformServicesPlugin)
+  await fastify.register(scoresPlugin)
   await fastify.register(brokerPlugin)
   await fastify.register(sessionsPlugin)
   await fastify.register(oauthPlugin)
@@ -75,6 +78,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   await fastify.register(tokenRoutes)
   await fastify.register(userinfoRoutes)
   await fastify.register(metadataRoutes)
+  await fastify.register(scoresRoutes)
 }
 
 export default app
