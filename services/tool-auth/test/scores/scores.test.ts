@@ -14,10 +14,10 @@ interface Setup { app: App, platform: TestPlatform, stub: AdvantageStub, hub: Fa
 
 async function setup (t: Test, env: Record<string, string> = {}): Promise<Setup> {
   const platform = await startPlatform(t)
-  let app: App | undefined
-  const stub = await startAdvantageStub(t, { clientId: platform.clientId, toolJwks: () => (app as App).toolKeys.jwks })
+  const holder: { app?: App } = {}
+  const stub = await startAdvantageStub(t, { clientId: platform.clientId, toolJwks: () => (holder.app as App).toolKeys.jwks })
   const hub = await startFakeHubApi(t)
-  app = await build(t, {
+  const app = holder.app = await build(t, {
     store: 'memory',
     env: {
       ...platform.env,
