@@ -112,7 +112,8 @@ t.test('the services refuse: no token, a token without the scope, another tool\'
     ['a zero scoreMaximum', { scoreMaximum: 0 }],
     ['an unknown activityProgress', { activityProgress: 'Done' }],
     ['an unknown gradingProgress', { gradingProgress: 'Graded' }],
-    ['a timestamp without a zone', { timestamp: '2026-12-02T12:00:00' }],
+    ['a timestamp that is no date', { timestamp: '2026-13-45T12:00:00Z' }],
+    ['a timestamp in words', { timestamp: 'yesterday' }],
     ['no timestamp', { timestamp: undefined }],
     ['no userId', { userId: undefined }]
   ] as const) {
@@ -125,8 +126,9 @@ t.test('the services refuse: no token, a token without the scope, another tool\'
 
   // A score only progress (no scoreGiven) is fine; an older one than the kept one is refused.
   t.equal((await call(app, full, 'POST', scores, score(claims.sub as string, { scoreGiven: undefined, scoreMaximum: undefined, activityProgress: 'Started', gradingProgress: 'NotReady', timestamp: '2026-12-02T12:00:00Z' }), SCORE_TYPE)).statusCode, 200)
-  t.equal((await call(app, full, 'POST', scores, score(claims.sub as string, { scoreGiven: '8', scoreMaximum: '10', timestamp: '2026-12-02T12:05:00+00:00' }), SCORE_TYPE)).statusCode, 200, 'numbers as strings are read')
-  refused(await call(app, full, 'POST', scores, score(claims.sub as string, { timestamp: '2026-12-02T12:01:00Z' }), SCORE_TYPE), 409, 'PLATFORM_SCORE_OUT_OF_ORDER')
+  t.equal((await call(app, full, 'POST', scores, score(claims.sub as string, { timestamp: '2026-12-02T12:01:00.123456' }), SCORE_TYPE)).statusCode, 200, 'a timestamp without a zone is read as UTC')
+  t.equal((await call(app, full, 'POST', scores, score(claims.sub as string, { scoreGiven: '8', scoreMaximum: '10', timestamp: '2026-12-02T12:05:00+0000' }), SCORE_TYPE)).statusCode, 200, 'numbers as strings are read')
+  refused(await call(app, full, 'POST', scores, score(claims.sub as string, { timestamp: '2026-12-02T12:04:00Z' }), SCORE_TYPE), 409, 'PLATFORM_SCORE_OUT_OF_ORDER')
   const kept = (await call(app, full, 'GET', `${lineItem}/results`)).json()
   t.equal(kept[0].resultScore, 80, 'the newer score stays')
 })

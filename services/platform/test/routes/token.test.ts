@@ -31,3 +31,11 @@ t.test('the token endpoint refuses: a wrong key, a reused jti, an expired assert
   // A tool without jwks_uri cannot authenticate at all.
   await refused(await tokenRequest(app, await assertion(grader, 'test-tool')), 401, 'invalid_client', 'PLATFORM_TOKEN_CLIENT_UNKNOWN')
 })
+
+t.test('a tool whose jwks_uri cannot be fetched gets 503 temporarily_unavailable, with Retry-After', async (t) => {
+  const { app, keys } = await setup(t, {}, undefined, { grader: 'http://127.0.0.1:9/jwks' })
+  const res = await tokenRequest(app, await assertion(keys.grader as ToolKeys, 'grader'))
+  t.equal(res.statusCode, 503, res.body)
+  t.match(res.json(), { error: 'temporarily_unavailable', code: 'PLATFORM_TOKEN_JWKS_UNAVAILABLE' })
+  t.ok(res.headers['retry-after'])
+})
