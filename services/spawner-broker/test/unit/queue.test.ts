@@ -1,5 +1,5 @@
-import { deletePrefix, redisReachable, redisRequired, testPrefix, testRedisUrl } from '@ltilaunch/service-kit/testing'
-import { Redis } from 'ioredis'
+import type { RedisClient } from '@ltilaunch/service-kit'
+import { deletePrefix, describeTestRedis, redisReachable, redisRequired, testPrefix, testRedisClient, testRedisSettings } from '@ltilaunch/service-kit/testing'
 import t, { type Test } from 'tap'
 import { MemoryQueue } from '../../src/queue/memory.js'
 import type { WorkQueue } from '../../src/queue/queue.js'
@@ -7,21 +7,25 @@ import { RedisStreamQueue } from '../../src/queue/redis-stream.js'
 
 const IDLE = 300
 
-/** Two brokers' queues on one Redis stream, under a fresh prefix that is deleted afterwards. */
-async function redisPair (t: Test, name: string): Promise<{ a: RedisStreamQueue, b: RedisStreamQueue, redis: Redis, prefix: string } | undefined> {
+/**
+ * Two brokers' queues on one Redis stream, under a fresh prefix that is
+ * deleted afterwards; on the Redis (or the Cluster, or Sentinel) that the
+ * environment names (testRedisSettings).
+ */
+async function redisPair (t: Test, name: string): Promise<{ a: RedisStreamQueue, b: RedisStreamQueue, redis: RedisClient, prefix: string } | undefined> {
   if (!(await redisReachable())) {
-    if (redisRequired()) throw new Error(`no Redis at ${testRedisUrl()}`)
+    if (redisRequired()) throw new Error(`no ${describeTestRedis()}`)
     return undefined
   }
   const prefix = testPrefix(name)
   const make = async () => {
-    const q = new RedisStreamQueue({ settings: { REDIS_URL: testRedisUrl() }, prefix, stream: 'launches', group: 'spawners', claimIdleMs: IDLE })
-    await q.connect()
+    const q = new RedisStreamQueue({ settings: testRedisSettings(), prefix, stream: 'launches', group: 'spawners', claimIdleMs: IDLE })
+    t.ok(await q.connect(10_000), `the queue's connections are ready (${describeTestRedis()})`)
     return q
   }
   const a = await make()
   const b = await make()
-  const redis = new Redis(testRedisUrl())
+  const redis = await testRedisClient()
   t.teardown(async () => {
     await a.close()
     await b.close()
