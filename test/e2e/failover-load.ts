@@ -37,6 +37,8 @@ export interface LaunchOutcome {
   launchId?: string
   /** Error pages the browser met on its way and reloaded past (503 with Retry-After on the progress page). */
   reloaded: string[]
+  /** When the browser last met an error (its end, or a page it reloaded past), ms from the kill. */
+  lastErrorMs?: number
   /** The broker's record at the end. */
   final?: BrokerLaunchRecord['status'] | 'missing'
   steps: string
@@ -50,6 +52,8 @@ export interface FailoverRun {
   ready: number
   failed: number
   lost: number
+  /** The last moment any browser met an error, ms after the kill: how long the services were unavailable. */
+  lastErrorMs: number | undefined
 }
 
 interface LoadOptions {
@@ -86,8 +90,11 @@ function classify (page: Page): Pick<LaunchOutcome, 'seen' | 'status' | 'code' |
 async function launchOnce (options: LoadOptions, n: number, user: string, killedAt: () => number, onAccepted: () => void): Promise<LaunchOutcome> {
   const { stack, apiKey } = options
   const started = Date.now()
-  const outcome = (rest: Omit<LaunchOutcome, 'n' | 'user' | 'fromKillMs' | 'toKillMs'>): LaunchOutcome =>
-    ({ n, user, fromKillMs: started - killedAt(), toKillMs: Date.now() - killedAt(), ...rest })
+  let lastErrorMs: number | undefined
+  const outcome = (rest: Omit<LaunchOutcome, 'n' | 'user' | 'fromKillMs' | 'toKillMs'>): LaunchOutcome => {
+    if (rest.seen === 'error-page' || rest.seen === 'network-error') lastErrorMs = Date.now() - killedAt()
+    return { n, user, fromKillMs: started - killedAt(), toKillMs: Date.now() - killedAt(), ...rest, ...(lastErrorMs === undefined ? {} : { lastErrorMs }) }
+  }
   let created: Response
   try {
     created = await fetch(`${stack.plan.platformUrl}/api/v1/launches`, {
@@ -137,6 +144,7 @@ async function launchOnce (options: LoadOptions, n: number, user: string, killed
     const onProgress = launchId !== undefined && page.url.startsWith(`${stack.plan.brokerUrl}/launches/`)
     if (seen.seen === 'error-page' && page.status === 503 && onProgress && visit < 20) {
       reloaded.push(`${seen.status} ${seen.code ?? ''} at ${seen.at}`)
+      lastErrorMs = Date.now() - killedAt()
       await sleep(1000)
       url = `${stack.plan.brokerUrl}/launches/${launchId as string}`
       continue
@@ -170,7 +178,10 @@ export async function launchesThroughFailover (options: LoadOptions): Promise<Fa
   const sinceKill = (): number => Number.isFinite(killedAt) ? killedAt : Date.now()
   const user = async (u: number): Promise<void> => {
     while (Date.now() < stopAt) {
-      outcomes.push(await launchOnce(options, n++, `ha-user-${u}`, sinceKill, () => { accepted++ }))
+      const outcome = await launchOnce(options, n++, `ha-user-${u}`, sinceKill, () => { accepted++ })
+      outcomes.push(outcome)
+      // Told to try again: a person (or a host site that honours Retry-After) waits a moment first.
+      if (outcome.seen === 'error-page' || outcome.seen === 'network-error') await sleep(1000)
     }
   }
   const running = Array.from({ length: users }, async (_, u) => { await user(u) })
@@ -198,7 +209,8 @@ export async function launchesThroughFailover (options: LoadOptions): Promise<Fa
     accepted: taken.length,
     ready: taken.filter((o) => o.final === 'ready').length,
     failed: taken.filter((o) => o.final === 'failed').length,
-    lost: taken.filter((o) => o.final !== 'ready' && o.final !== 'failed').length
+    lost: taken.filter((o) => o.final !== 'ready' && o.final !== 'failed').length,
+    lastErrorMs: outcomes.reduce<number | undefined>((last, o) => o.lastErrorMs === undefined ? last : Math.max(last ?? o.lastErrorMs, o.lastErrorMs), undefined)
   }
   writeFileSync(path.join(options.stack.plan.workDir, 'failover.json'), JSON.stringify({ ...run, failover: { killed: failover.killed.name, promoted: failover.promoted.name, ms: failover.ms } }, null, 2))
   return run
@@ -214,6 +226,7 @@ export function summarize (run: FailoverRun): string[] {
   return [
     `failover: ${run.failover.killed.name} killed, ${run.failover.promoted.name} serving after ${run.failover.ms} ms`,
     `${run.outcomes.length} launches, ${run.accepted} accepted by the services: ${run.ready} ready, ${run.failed} failed with a retry, ${run.lost} lost`,
+    run.lastErrorMs === undefined ? 'no browser met an error' : `the last error a browser met came ${run.lastErrorMs} ms after the kill`,
     ...[...counts].map(([key, count]) => `${count} x ${key}`)
   ]
 }
