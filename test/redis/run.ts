@@ -21,8 +21,7 @@ const repoDir = path.resolve(testDir, '..')
 
 /** The contract suites, by package directory: the same files CI runs against the shared Redis. */
 const CONTRACT_TESTS: Array<[dir: string, files: string[]]> = [
-  ['packages/service-kit', ['test/store-contract.test.ts']],
-  ['services/spawner-broker', ['test/unit/queue.test.ts']]
+  ['packages/service-kit', ['test/store-contract.test.ts', 'test/queue.test.ts']]
 ]
 const E2E: Record<TopologyKind, string> = {
   cluster: 'e2e/21-redis-cluster.test.ts',

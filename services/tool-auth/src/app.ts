@@ -7,6 +7,7 @@ import type { ToolAuthConfig } from './config.js'
 import brokerPlugin from './plugins/broker.js'
 import jwksPlugin from './plugins/jwks.js'
 import oauthPlugin from './plugins/oauth.js'
+import platformServicesPlugin from './plugins/platform-services.js'
 import platformsPlugin from './plugins/platforms.js'
 import sessionsPlugin from './plugins/sessions.js'
 import toolKeysPlugin from './plugins/tool-keys.js'
@@ -59,6 +60,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   await fastify.register(platformsPlugin)
   await fastify.register(jwksPlugin)
   await fastify.register(toolKeysPlugin)
+  await fastify.register(platformServicesPlugin)
   await fastify.register(brokerPlugin)
   await fastify.register(sessionsPlugin)
   await fastify.register(oauthPlugin)
