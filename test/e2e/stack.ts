@@ -133,6 +133,12 @@ export interface StackOptions {
   hub?: { apiToken: string }
   /** tool-auth starts with no platform configured: the platform registers by URL (LTI Dynamic Registration). */
   registerByUrl?: boolean
+  /**
+   * A Redis topology of the services' own (REDIS_CLUSTER_NODES or
+   * REDIS_SENTINELS and REDIS_SENTINEL_NAME, from harness/redis-topologies.ts)
+   * instead of the shared test Redis; its keys go with it.
+   */
+  redis?: { REDIS_CLUSTER_NODES?: string, REDIS_SENTINELS?: string, REDIS_SENTINEL_NAME?: string }
   /** Extra environment per service (e.g. ID_TOKEN_TTL, time_leeway). */
   env?: { platform?: NodeJS.ProcessEnv, toolAuth?: NodeJS.ProcessEnv, broker?: NodeJS.ProcessEnv }
 }
@@ -176,13 +182,14 @@ const secret = (): string => randomBytes(32).toString('hex')
 export async function startStack (t: Teardown, plan: StackPlan, options: StackOptions = {}): Promise<Stack> {
   const ourTool = options.ourTool ?? true
   const redisUrl = testRedisUrl()
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true })
-  await redis.connect()
+  const redis = options.redis === undefined ? new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true }) : undefined
+  await redis?.connect()
   const started: ManagedProcess[] = []
   // Teardowns may run in any order: stop the services (again: stop() is idempotent) before deleting
   // their keys, or a broker still running would make its stream again.
   t.teardown(async () => {
     for (const proc of started.reverse()) await proc.stop()
+    if (redis === undefined) return
     await deletePrefix(redis, plan.redisPrefix)
     await redis.quit()
   })
@@ -198,7 +205,7 @@ export async function startStack (t: Teardown, plan: StackPlan, options: StackOp
     PORT: String(port),
     PUBLIC_URL: publicUrl,
     LOG_LEVEL: 'info',
-    REDIS_URL: redisUrl,
+    ...(options.redis ?? { REDIS_URL: redisUrl }),
     REDIS_KEY_PREFIX: `${plan.redisPrefix}${service}:`,
     SHUTDOWN_GRACE_MS: '2000'
   })

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { connect } from 'node:net'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import { MemoryStore } from './store/memory.js'
-import { RedisStore } from './store/redis.js'
+import { createRedisClient, RedisStore, waitForRedis, type RedisClient, type RedisSettings } from './store/redis.js'
 import type { Store } from './store/store.js'
 import { registeredRoutes } from './server.js'
 
@@ -22,10 +22,51 @@ export function testPrefix (label = 'test'): string {
   return `ltilaunch-test:${label}:${randomBytes(6).toString('hex')}:`
 }
 
+/**
+ * The Redis the tests use, as the services read it: a Cluster
+ * (REDIS_CLUSTER_NODES) or Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_NAME)
+ * when the environment names one, so that the same tests run against each
+ * topology (`pnpm test:redis`); otherwise the URL of testRedisUrl().
+ */
+export function testRedisSettings (): RedisSettings {
+  const env = process.env
+  if (env.REDIS_CLUSTER_NODES) return { REDIS_CLUSTER_NODES: env.REDIS_CLUSTER_NODES, REDIS_PASSWORD: env.REDIS_PASSWORD }
+  if (env.REDIS_SENTINELS) return { REDIS_SENTINELS: env.REDIS_SENTINELS, REDIS_SENTINEL_NAME: env.REDIS_SENTINEL_NAME, REDIS_PASSWORD: env.REDIS_PASSWORD }
+  return { REDIS_URL: testRedisUrl() }
+}
+
+/** What the tests' Redis is, for messages: the URL, or the topology and its nodes. */
+export function describeTestRedis (): string {
+  const settings = testRedisSettings()
+  if (settings.REDIS_CLUSTER_NODES) return `the Redis Cluster at ${settings.REDIS_CLUSTER_NODES}`
+  if (settings.REDIS_SENTINELS) return `the Redis behind the sentinels at ${settings.REDIS_SENTINELS}`
+  return `Redis at ${settings.REDIS_URL}`
+}
+
+/**
+ * A client of the tests' Redis made as the services make theirs
+ * (createRedisClient), ready, or throwing after `timeoutMs`.
+ */
+export async function testRedisClient (timeoutMs = 10_000): Promise<RedisClient> {
+  const client = createRedisClient(testRedisSettings())
+  client.on('error', () => {}) // it reconnects on its own; commands report what fails
+  if (!(await waitForRedis(client, timeoutMs))) {
+    client.disconnect()
+    throw new Error(`${describeTestRedis()} is not ready after ${timeoutMs} ms`)
+  }
+  return client
+}
+
 let reachable: Promise<boolean> | undefined
 
 /** Whether the test Redis answers (asked once per process). */
 export async function redisReachable (): Promise<boolean> {
+  const settings = testRedisSettings()
+  if (settings.REDIS_URL === undefined) {
+    // A topology named in the environment is meant to be there: a missing one fails the test, not skips it.
+    reachable ??= testRedisClient().then(async (client) => { await client.quit(); return true })
+    return await reachable
+  }
   reachable ??= (async () => {
     const probe = new Redis(testRedisUrl(), { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null })
     try {
@@ -47,8 +88,27 @@ export interface TestContext {
   comment: (...message: unknown[]) => void
 }
 
-/** Deletes every key under a prefix (SCAN, not KEYS, so a shared Redis is not blocked). */
-export async function deletePrefix (redis: Redis, prefix: string): Promise<number> {
+/**
+ * Deletes every key under a prefix (SCAN, not KEYS, so a shared Redis is not
+ * blocked). On a Cluster each master is scanned, and keys are deleted one by
+ * one, since one DEL cannot span slots.
+ */
+export async function deletePrefix (redis: RedisClient, prefix: string): Promise<number> {
+  if (redis instanceof Cluster) {
+    let deleted = 0
+    for (const master of redis.nodes('master')) {
+      const keys: string[] = []
+      let cursor = '0'
+      do {
+        const [next, page] = await master.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500)
+        cursor = next
+        keys.push(...page)
+      } while (cursor !== '0')
+      const counts = await Promise.all(keys.map(async (key) => await redis.del(key)))
+      deleted += counts.reduce((sum, n) => sum + n, 0)
+    }
+    return deleted
+  }
   let cursor = '0'
   let deleted = 0
   do {
@@ -71,7 +131,9 @@ export async function redisStoreForTest (t: TestContext, label = 'store'): Promi
     t.comment(`SKIP: ${message}`)
     return undefined
   }
-  const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 })
+  const topology = testRedisSettings().REDIS_URL === undefined
+  if (topology) t.comment(`on ${describeTestRedis()}`)
+  const redis = topology ? await testRedisClient() : new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 })
   const prefix = testPrefix(label)
   const store = new RedisStore(redis, { prefix })
   t.teardown(async () => {

@@ -1,28 +1,31 @@
-import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
-import { createWorkQueue, MemoryQueue, RedisStreamQueue, type WorkQueue } from '../src/index.js'
-import { deletePrefix, redisReachable, redisRequired, testPrefix, testRedisUrl } from '../src/testing.js'
+import { createWorkQueue, MemoryQueue, RedisStreamQueue, type RedisClient, type WorkQueue } from '../src/index.js'
+import { deletePrefix, describeTestRedis, redisReachable, redisRequired, testPrefix, testRedisClient, testRedisSettings } from '../src/testing.js'
 
 /** A payload as a service would queue it. */
 interface Job { id: string, attempt: number }
 
 const IDLE = 300
 
-/** Two brokers' queues on one Redis stream, under a fresh prefix that is deleted afterwards. */
-async function redisPair (t: Test, name: string): Promise<{ a: RedisStreamQueue<Job>, b: RedisStreamQueue<Job>, redis: Redis, prefix: string } | undefined> {
+/**
+ * Two brokers' queues on one Redis stream, under a fresh prefix that is
+ * deleted afterwards; on the Redis (or the Cluster, or Sentinel) that the
+ * environment names (testRedisSettings).
+ */
+async function redisPair (t: Test, name: string): Promise<{ a: RedisStreamQueue<Job>, b: RedisStreamQueue<Job>, redis: RedisClient, prefix: string } | undefined> {
   if (!(await redisReachable())) {
-    if (redisRequired()) throw new Error(`no Redis at ${testRedisUrl()}`)
+    if (redisRequired()) throw new Error(`no ${describeTestRedis()}`)
     return undefined
   }
   const prefix = testPrefix(name)
   const make = async () => {
-    const q = new RedisStreamQueue<Job>({ settings: { REDIS_URL: testRedisUrl() }, prefix, stream: 'jobs', group: 'workers', claimIdleMs: IDLE })
-    await q.connect()
+    const q = new RedisStreamQueue<Job>({ settings: testRedisSettings(), prefix, stream: 'jobs', group: 'workers', claimIdleMs: IDLE })
+    t.ok(await q.connect(10_000), `the queue's connections are ready (${describeTestRedis()})`)
     return q
   }
   const a = await make()
   const b = await make()
-  const redis = new Redis(testRedisUrl())
+  const redis = await testRedisClient()
   t.teardown(async () => {
     await a.close()
     await b.close()
@@ -140,13 +143,13 @@ t.test('memory: a queued payload is a copy, unchanged by later edits of the call
 
 t.test('redis: a payload codec decides the stream fields; entries it cannot read are skipped, not delivered', async (t) => {
   if (!(await redisReachable())) {
-    if (redisRequired()) throw new Error(`no Redis at ${testRedisUrl()}`)
+    if (redisRequired()) throw new Error(`no ${describeTestRedis()}`)
     return t.pass('skipped: no Redis')
   }
   const prefix = testPrefix('work-queue-codec')
-  const redis = new Redis(testRedisUrl())
+  const redis = await testRedisClient()
   const q = await createWorkQueue<Job>({
-    settings: { REDIS_URL: testRedisUrl() },
+    settings: testRedisSettings(),
     prefix,
     stream: 'jobs',
     group: 'workers',
