@@ -8,6 +8,9 @@ import { context, propagation, ROOT_CONTEXT, SpanStatusCode, trace, type Attribu
 
 const TRACER = '@ltilaunch/service-kit'
 
+/** A span as the services see it (OpenTelemetry's). */
+export type TraceSpan = Span
+
 let enabled = false
 let shutdown: (() => Promise<void>) | undefined
 
