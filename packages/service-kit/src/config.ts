@@ -54,6 +54,7 @@ export const BaseConfigProperties = {
   OTEL_RESOURCE_ATTRIBUTES: Type.Optional(Type.String({ description: 'more resource attributes, key=value pairs separated by commas' })),
   OTEL_TRACES_SAMPLER: Type.Optional(Type.String({ description: 'the sampler, as OpenTelemetry names them (default parentbased_always_on)' })),
   OTEL_TRACES_SAMPLER_ARG: Type.Optional(Type.String({ description: 'the sampler\'s argument (a ratio for the traceidratio samplers)' })),
+  OTEL_TRACES_EXPORTER: Type.Optional(Type.Union([Type.Literal('otlp'), Type.Literal('none')], { description: 'otlp (the default with an endpoint) or none, which keeps tracing off' })),
   OTEL_SDK_DISABLED: Type.Optional(Type.Boolean({ description: 'true keeps tracing off even with an endpoint set' }))
 }
 

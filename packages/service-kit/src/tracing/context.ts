@@ -43,9 +43,14 @@ export function traceLogFields (): Record<string, string> {
 
 /** The W3C traceparent of the active span, for work that goes on later or elsewhere (a queue entry). */
 export function currentTraceparent (): string | undefined {
+  return traceHeaders().traceparent
+}
+
+/** The headers that carry the active trace to a peer (traceparent, tracestate); none outside a trace or without tracing. */
+export function traceHeaders (): Record<string, string> {
   const carrier: Record<string, string> = {}
   propagation.inject(context.active(), carrier)
-  return carrier.traceparent
+  return carrier
 }
 
 /**
