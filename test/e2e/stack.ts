@@ -150,6 +150,8 @@ export interface Stack {
   /** The environment tool-auth runs with (for its operator commands). */
   toolAuthEnv?: NodeJS.ProcessEnv
   broker?: ManagedProcess
+  /** The environment the broker runs with (for a second replica). */
+  brokerEnv?: NodeJS.ProcessEnv
   toolsFile: string
   /** GET /v1/launches/:id at the broker, with the service token. */
   brokerLaunch: (id: string) => Promise<BrokerLaunchRecord>
@@ -225,9 +227,10 @@ export async function startStack (t: Teardown, plan: StackPlan, options: StackOp
   }
 
   let broker: ManagedProcess | undefined
+  let brokerEnv: NodeJS.ProcessEnv | undefined
   let toolAuth: ManagedProcess | undefined
   if (ourTool) {
-    broker = await start('spawner-broker', {
+    brokerEnv = {
       ...common('spawner-broker', plan.brokerPort, plan.brokerUrl),
       BROKER_SERVICE_TOKEN: BROKER_TOKEN,
       ALLOWED_IMAGES: Object.entries(IMAGES).map(([alias, image]) => `${alias}=${image}`).join(','),
@@ -242,7 +245,8 @@ export async function startStack (t: Teardown, plan: StackPlan, options: StackOp
           }
         : { SPAWN_DRIVER: 'dry-run', HUB_PUBLIC_URL: plan.hubUrl }),
       ...options.env?.broker
-    }, plan.brokerUrl)
+    }
+    broker = await start('spawner-broker', brokerEnv, plan.brokerUrl)
   }
   const platform = await start('platform', {
     ...common('platform', plan.platformPort, plan.platformUrl),
@@ -292,6 +296,7 @@ export async function startStack (t: Teardown, plan: StackPlan, options: StackOp
     ...(toolAuth ? { toolAuth } : {}),
     ...(toolAuthEnv ? { toolAuthEnv } : {}),
     ...(broker ? { broker } : {}),
+    ...(brokerEnv ? { brokerEnv } : {}),
     toolsFile,
     brokerLaunch: async (id) => {
       const reply = await fetch(`${plan.brokerUrl}/v1/launches/${encodeURIComponent(id)}`, {

@@ -43,7 +43,19 @@ export const BaseConfigProperties = {
   REDIS_SENTINEL_NAME: Type.String({ default: 'mymaster', description: 'the master name that the Sentinels watch' }),
   REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: '^[^,\\s]+:\\d+(,[^,\\s]+:\\d+)*$', description: 'host:port list of Redis Cluster seed nodes' })),
   REDIS_PASSWORD: Type.Optional(Type.String({ description: 'password for Sentinel or Cluster nodes (REDIS_URL carries its own)' })),
-  REDIS_KEY_PREFIX: Type.Optional(Type.String({ description: 'prefix of every key this service writes (default ltilaunch:<service>:)' }))
+  REDIS_KEY_PREFIX: Type.Optional(Type.String({ description: 'prefix of every key this service writes (default ltilaunch:<service>:)' })),
+  // OpenTelemetry's own variables: the SDK reads them (tracing/settings.ts decides whether it starts); checked here so that a bad one stops the start.
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', description: 'OTLP/HTTP collector base URL; traces go to <url>/v1/traces. Setting it turns tracing on' })),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', description: 'OTLP/HTTP URL that receives traces, as is (wins over OTEL_EXPORTER_OTLP_ENDPOINT)' })),
+  OTEL_EXPORTER_OTLP_PROTOCOL: Type.Optional(Type.Union([Type.Literal('http/protobuf'), Type.Literal('http/json')], { description: 'http/protobuf (the default) or http/json; grpc is not built in' })),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: Type.Optional(Type.Union([Type.Literal('http/protobuf'), Type.Literal('http/json')], { description: 'the protocol for traces alone' })),
+  OTEL_EXPORTER_OTLP_HEADERS: Type.Optional(Type.String({ description: 'headers sent to the collector, key=value pairs separated by commas' })),
+  OTEL_SERVICE_NAME: Type.Optional(Type.String({ description: 'service.name of the spans (default: the service\'s name)' })),
+  OTEL_RESOURCE_ATTRIBUTES: Type.Optional(Type.String({ description: 'more resource attributes, key=value pairs separated by commas' })),
+  OTEL_TRACES_SAMPLER: Type.Optional(Type.String({ description: 'the sampler, as OpenTelemetry names them (default parentbased_always_on)' })),
+  OTEL_TRACES_SAMPLER_ARG: Type.Optional(Type.String({ description: 'the sampler\'s argument (a ratio for the traceidratio samplers)' })),
+  OTEL_TRACES_EXPORTER: Type.Optional(Type.Union([Type.Literal('otlp'), Type.Literal('none')], { description: 'otlp (the default with an endpoint) or none, which keeps tracing off' })),
+  OTEL_SDK_DISABLED: Type.Optional(Type.Boolean({ description: 'true keeps tracing off even with an endpoint set' }))
 }
 
 export const BaseConfigSchema = Type.Object(BaseConfigProperties)

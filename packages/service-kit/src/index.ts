@@ -9,6 +9,7 @@ export { BASE_SECURITY_HEADERS, contentSecurityPolicy, default as securityHeader
 export { default as healthPlugin, type ReadinessCheck } from './plugins/health.js'
 export { default as serviceKit, type ServiceKitOptions } from './plugins/service-kit.js'
 export { default as storePlugin, type StorePluginOptions } from './plugins/store.js'
+export { currentTraceparent, inSpan, stopTracing, traceHeaders, traceLogFields, tracingEnabled, type TraceSpan } from './tracing/context.js'
 export { createServer, httpTimeouts, registeredRoutes, startService, trustProxySetting, type RegisteredRoute, type ServiceDefinition, type ServiceServer } from './server.js'
 export {
   createRedisClient,

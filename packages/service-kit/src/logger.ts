@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { createRequire } from 'node:module'
 import type { FastifyRequest } from 'fastify'
 import type { LoggerOptions } from 'pino'
+import { traceLogFields, tracingEnabled } from './tracing/context.js'
 
 /**
  * Log fields that hold a launch id. A launch id is a capability (it opens
@@ -90,7 +91,7 @@ export function maskedPathLogSerializers (pattern: RegExp, replacement: string) 
   return { req: requestLogSerializer((path) => maskCapabilityPath(path.replace(pattern, replacement))) }
 }
 
-/** pino options for a service: its name on every line, secrets redacted, queries left out, pretty on a terminal. */
+/** pino options for a service: its name on every line, secrets redacted, queries left out, trace ids when tracing, pretty on a terminal. */
 export function loggerOptions (settings: LoggerSettings): LoggerOptions {
   const pretty = settings.pretty ?? (process.stdout.isTTY === true && process.env.NODE_ENV !== 'production')
   const options: LoggerOptions = {
@@ -99,6 +100,8 @@ export function loggerOptions (settings: LoggerSettings): LoggerOptions {
     redact: { paths: REDACTED_PATHS, censor },
     serializers: { req: requestLogSerializer() }
   }
+  // With tracing on, each line written inside a span names its trace_id and span_id.
+  if (tracingEnabled()) options.mixin = traceLogFields
   const target = pretty ? prettyTarget() : undefined
   if (target) {
     options.transport = { target, options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } }

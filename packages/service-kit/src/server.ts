@@ -10,6 +10,7 @@ import type { DestinationStream } from 'pino'
 import { loggerOptions } from './logger.js'
 import { errorReplyJson, genericErrorCode } from './plugins/errors.js'
 import { BASE_SECURITY_HEADERS } from './plugins/security-headers.js'
+import { stopTracing } from './tracing/context.js'
 
 /** What `trustProxy` understands, from the TRUST_PROXY setting. */
 export function trustProxySetting (value: boolean | string): boolean | string {
@@ -175,6 +176,8 @@ export async function startService<C extends BaseConfig> (definition: ServiceDef
     if (err) server.log.error({ err }, 'closing after an error')
     else server.log.info({ signal }, 'closing: draining requests in flight')
     await server.close()
+    // The spans of the last requests leave before the process does.
+    await stopTracing().catch((err: unknown) => server.log.warn({ reason: (err as Error).message }, 'cannot export the last spans'))
   })
 
   try {

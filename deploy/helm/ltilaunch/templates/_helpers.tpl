@@ -234,6 +234,31 @@ HUB_API_TOKEN: hub-api-token
 - name: {{ $name }}_FILE
   value: /run/secrets/ltilaunch/{{ $file }}
 {{- end }}
+{{- with $root.Values.tracing }}
+{{- if .endpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ .endpoint | quote }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: {{ .protocol | default "http/protobuf" | quote }}
+- name: OTEL_SERVICE_NAME
+  value: {{ $.name | quote }}
+{{- if .sampler }}
+- name: OTEL_TRACES_SAMPLER
+  value: {{ .sampler | quote }}
+{{- end }}
+{{- if .samplerArg }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ .samplerArg | toString | quote }}
+{{- end }}
+{{- if .headersSecret.name }}
+- name: OTEL_EXPORTER_OTLP_HEADERS
+  valueFrom:
+    secretKeyRef:
+      name: {{ .headersSecret.name }}
+      key: {{ .headersSecret.key }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- range $name, $value := $root.Values.common.env }}
 - name: {{ $name }}
   value: {{ $value | toString | quote }}

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { inSpan } from '@ltilaunch/service-kit'
 import type { BrokerConfig } from '../config.js'
 import type { StoredLaunch } from '../launches/records.js'
 import { SpawnFailed, type SpawnContext, type SpawnDriver, type SpawnResult } from './driver.js'
@@ -69,8 +70,9 @@ export class JupyterHubDriver implements SpawnDriver {
   async #spawn (launch: StoredLaunch, context: SpawnContext): Promise<SpawnResult> {
     const { signal } = context
     const name = launch.username
-    let user = await this.#ensureUser(name, context)
-    await this.#syncRole(user, launch, context)
+    // Each step is a span of the launch's trace (a no-op without tracing); the hub's answers are the fetch spans inside.
+    let user = await inSpan('hub.ensure_user', {}, async () => await this.#ensureUser(name, context))
+    await inSpan('hub.sync_role', {}, async () => { await this.#syncRole(user, launch, context) })
 
     const image = launch.image
     let serverName = launch.serverName
@@ -91,7 +93,7 @@ export class JupyterHubDriver implements SpawnDriver {
             return this.#result(name, serverName, server.url)
           }
           await context.progress('Your server is already starting; following it')
-          return this.#result(name, serverName, await this.#follow(name, serverName, context))
+          return this.#result(name, serverName, await this.#followInSpan(name, serverName, context))
         }
         if (this.#config.ON_IMAGE_CHANGE === 'new-server' && this.#config.HUB_NAMED_SERVERS) {
           const variant = variantServerName(launch.serverName, image)
@@ -108,10 +110,14 @@ export class JupyterHubDriver implements SpawnDriver {
       }
 
       await context.progress(`Asking the hub to start ${serverName ? `server ${serverName}` : 'your server'} with ${image}`, 5)
-      const started = await this.#hub.request('POST', this.#serverPath(name, serverName), {
-        body: this.#form.build(image),
-        accept: [201, 202, 400],
-        signal
+      const started = await inSpan('hub.start_server', { attributes: { 'container.image.name': image } }, async (span) => {
+        const reply = await this.#hub.request('POST', this.#serverPath(name, serverName), {
+          body: this.#form.build(image),
+          accept: [201, 202, 400],
+          signal
+        })
+        span.setAttribute('http.response.status_code', reply.status)
+        return reply
       })
       if (started.status === 400) {
         // Someone started or is stopping it in the meantime: look again.
@@ -122,9 +128,13 @@ export class JupyterHubDriver implements SpawnDriver {
         }
         throw new SpawnFailed(`The hub refused to start the server: ${message || 'bad request'}`, 400)
       }
-      return this.#result(name, serverName, await this.#follow(name, serverName, context))
+      return this.#result(name, serverName, await this.#followInSpan(name, serverName, context))
     }
     throw new SpawnFailed('The server kept changing state on the hub; try again in a moment.')
+  }
+
+  async #followInSpan (name: string, serverName: string, context: SpawnContext): Promise<string | undefined> {
+    return await inSpan('hub.follow_progress', {}, async () => await this.#follow(name, serverName, context))
   }
 
   async #getUser (name: string, signal: AbortSignal): Promise<HubUser | undefined> {

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { serverNameFor, type PendingLaunchRequest } from '@ltilaunch/claims'
+import { currentTraceparent } from '@ltilaunch/service-kit'
 import type { FastifyInstance } from 'fastify'
 import { IdempotencyConflict, ImageNotAllowed, QueueUnavailable } from '../errors.js'
 import { ImageRefusal } from '../policy/image-policy.js'
@@ -144,7 +145,9 @@ function newLaunch (fastify: FastifyInstance, id: string, body: PendingLaunchReq
  */
 export async function enqueue (fastify: FastifyInstance, launch: StoredLaunch): Promise<void> {
   try {
-    await fastify.workQueue.enqueue({ launchId: launch.id, attempt: launch.attempt })
+    // The trace of this request goes with the entry: the spawn continues it.
+    const traceparent = currentTraceparent()
+    await fastify.workQueue.enqueue({ launchId: launch.id, attempt: launch.attempt, ...(traceparent === undefined ? {} : { traceparent }) })
   } catch (err) {
     throw new QueueUnavailable((err as Error).message)
   }

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { inSpan, type TraceSpan as Span } from '@ltilaunch/service-kit'
 import type { FastifyBaseLogger } from 'fastify'
 import { SpawnFailed, type SpawnDriver } from '../drivers/driver.js'
 import { addProgress, LaunchWriter, TERMINAL, type LaunchRepository, type StoredLaunch } from '../launches/records.js'
@@ -110,7 +111,7 @@ export class Worker {
     const before = [...this.#jobs.values()].filter((job) => job.launchId === entry.payload.launchId).map((job) => job.done)
     const abort = new AbortController()
     const done = Promise.allSettled(before)
-      .then(async () => { if (!abort.signal.aborted) await this.#handle(entry, abort) })
+      .then(async () => { if (!abort.signal.aborted) await this.#handleInSpan(entry, abort) })
       .catch((err: unknown) => this.#options.log.error({ err, launch: entry.payload.launchId }, 'launch handling failed'))
       .finally(() => {
         this.#jobs.delete(entry.entryId)
@@ -119,7 +120,15 @@ export class Worker {
     this.#jobs.set(entry.entryId, { launchId: entry.payload.launchId, abort, done })
   }
 
-  async #handle (entry: SpawnEntry, abort: AbortController): Promise<void> {
+  /** One span per delivery, in the trace of the request that queued the entry (its traceparent), whichever replica runs it. */
+  async #handleInSpan (entry: SpawnEntry, abort: AbortController): Promise<void> {
+    const { traceparent, attempt } = entry.payload
+    await inSpan('launch.spawn', { ...(traceparent === undefined ? {} : { traceparent }), attributes: { 'launch.attempt': attempt } }, async (span) => {
+      await this.#handle(entry, abort, span)
+    })
+  }
+
+  async #handle (entry: SpawnEntry, abort: AbortController, span: Span): Promise<void> {
     const { queue, launches, driver, log, claimIdleMs } = this.#options
     let leased: boolean
     try {
@@ -209,6 +218,7 @@ export class Worker {
         this.#warn(err, 'cannot record a launch; it stays queued')
       }
     } finally {
+      if (launch) span.setAttribute('launch.status', launch.status)
       clearInterval(heartbeat)
       clearTimeout(timeout)
       // No write of this worker may land after the lease is gone.

@@ -1,5 +1,5 @@
 import type { PendingLaunchRequest } from '@ltilaunch/claims'
-import { JsonClient, type JsonReply } from '@ltilaunch/service-kit'
+import { JsonClient, traceHeaders, type JsonReply } from '@ltilaunch/service-kit'
 import fp from 'fastify-plugin'
 import { BrokerRefused, BrokerUnavailable, ImageRefused } from '../errors.js'
 
@@ -64,7 +64,8 @@ export default fp(async function brokerPlugin (fastify) {
   /** One POST; undefined when the broker could not be reached or timed out. */
   async function post (launch: PendingLaunchRequest, idempotencyKey: string): Promise<JsonReply | undefined> {
     try {
-      return await client?.request('POST', 'v1/launches', { body: launch, headers: { 'idempotency-key': idempotencyKey } })
+      // The launch's trace goes on at the broker (and into its queue); the http instrumentation, where it runs, puts its own client span in between.
+      return await client?.request('POST', 'v1/launches', { body: launch, headers: { 'idempotency-key': idempotencyKey, ...traceHeaders() } })
     } catch (err) {
       fastify.log.warn({ reason: (err as Error).message }, 'broker unreachable')
       return undefined

@@ -1,0 +1,4 @@
+import { startTracing } from '@ltilaunch/service-kit/tracing'
+
+// Tracing is on only where an OTLP endpoint is set (docs/operator-guide.md, Traces).
+await startTracing('platform')
