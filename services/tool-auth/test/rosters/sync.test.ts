@@ -203,3 +203,24 @@ t.test('Link headers: rel="next" among others, relative targets, none', async (t
   t.equal(nextLink('<https://lms.example/d>; rel="differences"', base), undefined)
   t.equal(nextLink(null, base), undefined)
 })
+
+t.test('the operator command syncs a course and prints its outcome', async (t) => {
+  const s = await setup(t)
+  s.nrps.members = [member('user-sub-1', { email: 'Ada@Example.org' }), member('s2', { email: 'bob@example.org', roles: [INSTRUCTOR] })]
+  await launch(s.app, s.platform, { overrides: nrpsClaim(s.nrps) })
+  await s.app.rosters.settled()
+  const { main } = await import('../../src/cli/rosters.js')
+  const env = { ...TEST_ENV, ...s.platform.env, BROKER_URL: s.broker.url, BROKER_SERVICE_TOKEN: 'test-broker-token-0123456789', ROSTER_SYNC: 'true', LOG_LEVEL: 'silent' }
+  const lines: string[] = []
+  const code = await main(['sync', s.platform.issuer, COURSE], env, (line) => lines.push(line), { store: s.app.store, platformTokens: tokens })
+  t.equal(code, 0, lines.join('\n'))
+  t.match(JSON.parse(lines.join('\n')), { ok: true, trigger: 'operator', members: 2, created: 2 })
+  t.same(s.broker.rosters[0]?.members.map((m) => m.role), ['learner', 'staff'])
+
+  const again: string[] = []
+  await t.rejects(main(['sync', s.platform.issuer, COURSE], env, (line) => again.push(line), { store: s.app.store, platformTokens: tokens }), { code: 'TOOL_AUTH_ROSTER_SYNC_BUSY' })
+  const status: string[] = []
+  t.equal(await main(['status', s.platform.issuer, COURSE], env, (line) => status.push(line), { store: s.app.store }), 0)
+  t.match(JSON.parse(status.join('\n')), { ok: true, members: 2 })
+  await t.rejects(main(['frobnicate'], env, () => {}), /usage: rosters/)
+})
