@@ -20,7 +20,7 @@ import { readConfig } from '../config.js'
 const USAGE = 'usage: rosters sync ISSUER CONTEXT_ID [--force] | status ISSUER CONTEXT_ID'
 
 /** Runs one command; returns the exit code. */
-export async function main (argv: string[], env: NodeJS.ProcessEnv, out: (line: string) => void, options: Pick<AppOptions, 'platformTokens' | 'store'> = {}): Promise<number> {
+export async function main (argv: string[], env: NodeJS.ProcessEnv, out: (line: string) => void, options: Pick<AppOptions, 'store'> = {}): Promise<number> {
   const [command, issuer, contextId, ...rest] = argv
   if ((command !== 'sync' && command !== 'status') || issuer === undefined || contextId === undefined) throw new Error(USAGE)
   const config = readConfig({ ...env, LOG_LEVEL: env.LOG_LEVEL ?? 'warn' })

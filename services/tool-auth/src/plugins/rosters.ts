@@ -1,19 +1,18 @@
-import { launchSummary, LTI_CLAIM, type RoleClassification } from '@ltilaunch/claims'
-import { isHttpUrl } from '@ltilaunch/service-kit'
 import fp from 'fastify-plugin'
 import type { Platform } from '../config.js'
 import { RosterCourseUnknown, RosterSyncBusy, RosterSyncOff } from '../errors.js'
-import { courseKey, emptyOutcome, syncCourse, type PlatformTokenSource, type RosterCourse, type RosterOutcome, type RosterTrigger } from '../lib/rosters/sync.js'
+import type { LaunchServices } from '../lib/launch-services.js'
+import { courseKey, emptyOutcome, syncCourse, type RosterCourse, type RosterOutcome, type RosterTrigger } from '../lib/rosters/sync.js'
 
 export interface Rosters {
   /** Whether this platform's rosters are synced: its roster_sync, else ROSTER_SYNC (and a broker to apply them). */
   enabledFor: (platform: Platform) => boolean
   /**
-   * After an accepted launch: remembers where the course's roster is (the
-   * NRPS claim) and, on a staff launch, syncs it. In the background: it
-   * never delays or fails the launch.
+   * After an accepted launch whose services are kept (lib/launch-services.ts):
+   * on a staff launch in a course with an NRPS endpoint, syncs the course.
+   * In the background: it never delays or fails the launch.
    */
-  afterLaunch: (claims: Record<string, unknown>, platform: Platform, clientId: string, classification: RoleClassification) => void
+  afterLaunch: (platform: Platform, services: LaunchServices | undefined) => void
   /**
    * Syncs a course now and returns the outcome (which is also stored and
    * logged). Throws TOOL_AUTH_ROSTER_SYNC_OFF, TOOL_AUTH_ROSTER_COURSE_UNKNOWN,
@@ -23,7 +22,7 @@ export interface Rosters {
   sync: (issuer: string, contextId: string, trigger: RosterTrigger, options?: { force?: boolean }) => Promise<RosterOutcome>
   /** The outcome of the course's last sync. */
   outcome: (issuer: string, contextId: string) => Promise<RosterOutcome | undefined>
-  /** Where the course's roster is, as its last launch said. */
+  /** Where the course's roster is, as the latest launch with an NRPS claim said. */
   course: (issuer: string, contextId: string) => Promise<RosterCourse | undefined>
   /** Resolves when the background work begun so far has ended (shutdown, tests). */
   settled: () => Promise<void>
@@ -35,23 +34,16 @@ declare module 'fastify' {
   }
 }
 
-export interface RostersPluginOptions {
-  /** Platform access tokens (the client-credentials grant). */
-  token: PlatformTokenSource
-}
-
-/** A course is remembered for as long as launches may come from it. */
-const COURSE_TTL = 180 * 86400
 /** An outcome is readable for a month. */
 const OUTCOME_TTL = 30 * 86400
 
 const keys = (issuer: string, contextId: string) => {
   const id = courseKey(issuer, contextId)
-  return { course: `roster:course:${id}`, running: `roster:running:${id}`, recent: `roster:recent:${id}`, outcome: `roster:outcome:${id}` }
+  return { running: `roster:running:${id}`, recent: `roster:recent:${id}`, outcome: `roster:outcome:${id}` }
 }
 
 /** Course rosters read with NRPS and applied to the hub by the broker; one sync per course at a time. */
-export default fp<RostersPluginOptions>(async function rostersPlugin (fastify, options) {
+export default fp(async function rostersPlugin (fastify) {
   const { config, store, log } = fastify
   const closing = new AbortController()
   const inFlight = new Set<Promise<unknown>>()
@@ -92,7 +84,7 @@ export default fp<RostersPluginOptions>(async function rostersPlugin (fastify, o
         config,
         store,
         platform,
-        token: options.token,
+        tokens: fastify.platformTokens,
         applyRoster: fastify.broker.applyRoster,
         signal
       }, outcome)
@@ -122,7 +114,15 @@ export default fp<RostersPluginOptions>(async function rostersPlugin (fastify, o
   }
 
   async function courseOf (issuer: string, contextId: string): Promise<RosterCourse | undefined> {
-    return await store.get<RosterCourse>(keys(issuer, contextId).course)
+    const services = await fastify.launchServices.course(issuer, contextId)
+    if (services?.nrps === undefined) return undefined
+    return {
+      issuer: services.issuer,
+      clientId: services.clientId,
+      deploymentId: services.deploymentId,
+      contextId: services.contextId,
+      membershipsUrl: services.nrps.contextMembershipsUrl
+    }
   }
 
   function background (work: () => Promise<unknown>): void {
@@ -135,24 +135,16 @@ export default fp<RostersPluginOptions>(async function rostersPlugin (fastify, o
 
   fastify.decorate('rosters', {
     enabledFor,
-    afterLaunch (claims, platform, clientId, classification) {
-      if (!enabledFor(platform) || closing.signal.aborted) return
-      const nrps = claims[LTI_CLAIM.nrps] as Record<string, unknown> | undefined
-      const url = nrps?.context_memberships_url
-      const contextId = launchSummary(claims).context?.id
-      if (typeof url !== 'string' || !isHttpUrl(url) || contextId === undefined || contextId === '') return
-      const deploymentId = claims[LTI_CLAIM.deploymentId]
+    afterLaunch (platform, services) {
+      if (services?.nrps === undefined || services.role !== 'staff' || !enabledFor(platform) || closing.signal.aborted) return
       const course: RosterCourse = {
-        issuer: platform.issuer,
-        clientId,
-        contextId,
-        membershipsUrl: url,
-        ...(typeof deploymentId === 'string' ? { deploymentId } : {})
+        issuer: services.issuer,
+        clientId: services.clientId,
+        deploymentId: services.deploymentId,
+        contextId: services.contextId,
+        membershipsUrl: services.nrps.contextMembershipsUrl
       }
-      background(async () => {
-        await store.set(keys(course.issuer, contextId).course, course, COURSE_TTL)
-        if (classification.role === 'staff') await run(course, 'launch', false)
-      })
+      background(async () => await run(course, 'launch', false))
     },
     async sync (issuer, contextId, trigger, syncOptions = {}) {
       const platform = await fastify.platforms.get(issuer)
@@ -169,4 +161,4 @@ export default fp<RostersPluginOptions>(async function rostersPlugin (fastify, o
       await Promise.allSettled([...inFlight])
     }
   })
-}, { name: 'tool-auth-rosters', dependencies: ['tool-auth-platforms', 'tool-auth-broker'] })
+}, { name: 'tool-auth-rosters', dependencies: ['tool-auth-platforms', 'tool-auth-broker', 'tool-auth-platform-services'] })
