@@ -10,6 +10,7 @@ import oauthPlugin from './plugins/oauth.js'
 import platformServicesPlugin from './plugins/platform-services.js'
 import platformsPlugin from './plugins/platforms.js'
 import rostersPlugin from './plugins/rosters.js'
+import scoresPlugin from './plugins/scores.js'
 import sessionsPlugin from './plugins/sessions.js'
 import toolKeysPlugin from './plugins/tool-keys.js'
 import callbackRoutes from './routes/lti13/callback.js'
@@ -22,6 +23,7 @@ import authorizeRoutes from './routes/oauth2/authorize.js'
 import metadataRoutes from './routes/oauth2/metadata.js'
 import tokenRoutes from './routes/oauth2/token.js'
 import userinfoRoutes from './routes/oauth2/userinfo.js'
+import scoresRoutes from './routes/scores.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -62,6 +64,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   await fastify.register(jwksPlugin)
   await fastify.register(toolKeysPlugin)
   await fastify.register(platformServicesPlugin)
+  await fastify.register(scoresPlugin)
   await fastify.register(brokerPlugin)
   await fastify.register(sessionsPlugin)
   await fastify.register(oauthPlugin)
@@ -77,6 +80,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   await fastify.register(tokenRoutes)
   await fastify.register(userinfoRoutes)
   await fastify.register(metadataRoutes)
+  await fastify.register(scoresRoutes)
 }
 
 export default app
