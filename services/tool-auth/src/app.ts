@@ -23,6 +23,7 @@ import authorizeRoutes from './routes/oauth2/authorize.js'
 import metadataRoutes from './routes/oauth2/metadata.js'
 import tokenRoutes from './routes/oauth2/token.js'
 import userinfoRoutes from './routes/oauth2/userinfo.js'
+import rostersRoutes from './routes/rosters.js'
 import scoresRoutes from './routes/scores.js'
 
 declare module 'fastify' {
@@ -81,6 +82,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   await fastify.register(userinfoRoutes)
   await fastify.register(metadataRoutes)
   await fastify.register(scoresRoutes)
+  await fastify.register(rostersRoutes)
 }
 
 export default app

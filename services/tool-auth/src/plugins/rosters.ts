@@ -20,6 +20,11 @@ export interface Rosters {
    * ROSTER_SYNC_INTERVAL ago (`force` skips the interval, never the lock).
    */
   sync: (issuer: string, contextId: string, trigger: RosterTrigger, options?: { force?: boolean }) => Promise<RosterOutcome>
+  /**
+   * Starts a sync in the background once the course's lock is taken (the
+   * same refusals as `sync`, before it returns); the outcome is stored.
+   */
+  start: (issuer: string, contextId: string, trigger: RosterTrigger) => Promise<void>
   /** The outcome of the course's last sync. */
   outcome: (issuer: string, contextId: string) => Promise<RosterOutcome | undefined>
   /** Where the course's roster is, as the latest launch with an NRPS claim said. */
@@ -72,11 +77,20 @@ export default fp(async function rostersPlugin (fastify) {
     }
   }
 
-  async function run (course: RosterCourse, trigger: RosterTrigger, force: boolean): Promise<RosterOutcome> {
+  /** Checks the platform and takes the course's lock; returns the sync to run. */
+  async function prepare (course: RosterCourse, trigger: RosterTrigger, force: boolean): Promise<() => Promise<RosterOutcome>> {
     const platform = await fastify.platforms.get(course.issuer)
     if (!enabledFor(platform)) throw new RosterSyncOff(platform.issuer)
     const k = keys(course.issuer, course.contextId)
     await acquire(k, force)
+    return async () => await execute(course, trigger, platform, k)
+  }
+
+  async function run (course: RosterCourse, trigger: RosterTrigger, force: boolean): Promise<RosterOutcome> {
+    return await (await prepare(course, trigger, force))()
+  }
+
+  async function execute (course: RosterCourse, trigger: RosterTrigger, platform: Platform, k: ReturnType<typeof keys>): Promise<RosterOutcome> {
     const outcome = emptyOutcome(course, trigger)
     const signal = AbortSignal.any([closing.signal, AbortSignal.timeout(config.ROSTER_SYNC_TIMEOUT * 1000)])
     try {
@@ -125,6 +139,14 @@ export default fp(async function rostersPlugin (fastify) {
     }
   }
 
+  async function knownCourse (issuer: string, contextId: string): Promise<RosterCourse> {
+    const platform = await fastify.platforms.get(issuer)
+    if (!enabledFor(platform)) throw new RosterSyncOff(platform.issuer)
+    const course = await courseOf(issuer, contextId)
+    if (course === undefined) throw new RosterCourseUnknown()
+    return course
+  }
+
   function background (work: () => Promise<unknown>): void {
     const task = work().catch((err: Error & { code?: string }) => {
       if (err.code === 'TOOL_AUTH_ROSTER_SYNC_BUSY') log.debug({ reason: err.message }, 'roster sync skipped')
@@ -147,11 +169,11 @@ export default fp(async function rostersPlugin (fastify) {
       background(async () => await run(course, 'launch', false))
     },
     async sync (issuer, contextId, trigger, syncOptions = {}) {
-      const platform = await fastify.platforms.get(issuer)
-      if (!enabledFor(platform)) throw new RosterSyncOff(platform.issuer)
-      const course = await courseOf(issuer, contextId)
-      if (course === undefined) throw new RosterCourseUnknown()
-      return await run(course, trigger, syncOptions.force === true)
+      return await run(await knownCourse(issuer, contextId), trigger, syncOptions.force === true)
+    },
+    async start (issuer, contextId, trigger) {
+      const sync = await prepare(await knownCourse(issuer, contextId), trigger, false)
+      background(sync)
     },
     async outcome (issuer, contextId) {
       return await store.get<RosterOutcome>(keys(issuer, contextId).outcome)
