@@ -9,6 +9,7 @@ import jwksPlugin from './plugins/jwks.js'
 import oauthPlugin from './plugins/oauth.js'
 import platformServicesPlugin from './plugins/platform-services.js'
 import platformsPlugin from './plugins/platforms.js'
+import rostersPlugin from './plugins/rosters.js'
 import scoresPlugin from './plugins/scores.js'
 import sessionsPlugin from './plugins/sessions.js'
 import toolKeysPlugin from './plugins/tool-keys.js'
@@ -22,6 +23,7 @@ import authorizeRoutes from './routes/oauth2/authorize.js'
 import metadataRoutes from './routes/oauth2/metadata.js'
 import tokenRoutes from './routes/oauth2/token.js'
 import userinfoRoutes from './routes/oauth2/userinfo.js'
+import rostersRoutes from './routes/rosters.js'
 import scoresRoutes from './routes/scores.js'
 
 declare module 'fastify' {
@@ -67,6 +69,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   await fastify.register(brokerPlugin)
   await fastify.register(sessionsPlugin)
   await fastify.register(oauthPlugin)
+  await fastify.register(rostersPlugin)
 
   await fastify.register(loginRoutes)
   await fastify.register(callbackRoutes)
@@ -79,6 +82,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   await fastify.register(userinfoRoutes)
   await fastify.register(metadataRoutes)
   await fastify.register(scoresRoutes)
+  await fastify.register(rostersRoutes)
 }
 
 export default app
