@@ -3,8 +3,9 @@
  * demand and cached:
  *
  * - a Python virtualenv at test/.peers/venv with the pinned JupyterHub,
- *   oauthenticator, jupyterhub-ltiauthenticator, jupyter_server and
- *   JupyterLab (setup/requirements.txt, every transitive package pinned in
+ *   oauthenticator, jupyterhub-ltiauthenticator, jupyter_server,
+ *   JupyterLab, and PyLTI1p3 with Flask (an LTI 1.3 tool peer against our
+ *   platform's AGS and NRPS) (setup/requirements.txt, every transitive package pinned in
  *   setup/constraints.txt). A stamp file holds the hash of both files and of
  *   the Python version: a second run is instant, a changed pin reinstalls
  *   from scratch.
