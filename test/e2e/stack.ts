@@ -100,6 +100,8 @@ export interface ToolRegistration {
   send_name?: boolean
   send_email?: boolean
   login_initiation_method?: 'get' | 'post'
+  /** The LTI service scopes (AGS, NRPS) it may be granted at /lti/token (default: all, with jwks_uri). */
+  scopes?: string[]
 }
 
 /** Our tool-auth as dev/platform/tools.json registers it, on this stack's ports. */

@@ -43,6 +43,8 @@ export interface Pylti1p3ToolOptions {
   activity: Pylti1p3Activity
   /** A user id that is not in the course: a learner's launch also posts a score for it (a refusal to see). */
   otherUserId?: string
+  /** Members per NRPS page when the tool reads the roster a page at a time (the limit parameter). */
+  nrpsPageLimit?: number
   port?: number
   timeoutMs?: number
 }
@@ -119,6 +121,7 @@ export async function startPylti1p3Tool (t: Teardown, options: Pylti1p3ToolOptio
     secret_key: randomBytes(24).toString('hex'),
     activity: options.activity,
     other_user_id: options.otherUserId ?? null,
+    nrps_page_limit: options.nrpsPageLimit ?? null,
     record_file: recordFile
   }, null, 2), { mode: 0o600 })
 

@@ -12,7 +12,8 @@ activity does with Assignment and Grade Services and Names and Role
 Provisioning Services, through PyLTI1p3's own clients only:
 
 - has_ags() / has_nrps();
-- NRPS: reads the roster page by page (get_members_page, following the
+- NRPS: reads the roster page by page (get_members_page from the claim's
+  URL with nrps_page_limit as its limit, following the
   platform's rel="next" links) and again with get_members();
 - AGS: find_or_create_lineitem (by tag), put_grade for the launching learner
   (score_given / score_maximum from the config), get_grades for that line
@@ -45,6 +46,7 @@ from pylti1p3.exception import LtiException, LtiServiceException, OIDCException
 from pylti1p3.grade import Grade
 from pylti1p3.lineitem import LineItem
 from pylti1p3.tool_config import ToolConfDict
+from pylti1p3.utils import add_param_to_url
 
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 
@@ -157,12 +159,17 @@ def lineitem_dict(item):
     return None if item is None else json.loads(item.get_value()) | {"id": item.get_id()}
 
 
-def roster_by_pages(nrps):
+def roster_by_pages(nrps, claim):
+    """The roster a page at a time (nrps_page_limit members per page, when the
+    config gives one), each next page from the platform's Link header as
+    PyLTI1p3 reads it."""
     pages = []
-    url = None
+    url = claim["context_memberships_url"]
+    if config.get("nrps_page_limit"):
+        url = add_param_to_url(url, "limit", config["nrps_page_limit"])
     while True:
         members, url = nrps.get_members_page(url)
-        pages.append({"count": len(members), "next": url})
+        pages.append({"user_ids": [member.get("user_id") for member in members], "next": url})
         if not url or len(pages) > 50:
             break
     return pages
@@ -175,7 +182,8 @@ def run_services(message_launch, body, record):
     record["learner"] = learner
     if message_launch.has_nrps():
         nrps = message_launch.get_nrps()
-        attempt(steps, "nrps_pages", lambda: roster_by_pages(nrps))
+        claim = body["https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"]
+        attempt(steps, "nrps_pages", lambda: roster_by_pages(nrps, claim))
         attempt(steps, "get_members", nrps.get_members)
     if not message_launch.has_ags():
         return
