@@ -38,6 +38,10 @@ export interface BuildLaunchInput {
   custom?: Record<string, string>
   /** Standard OIDC profile claims; leave out for a privacy-mode launch. */
   user?: { name?: string, givenName?: string, familyName?: string, email?: string, locale?: string }
+  /** The AGS endpoint claim: the scopes granted, the context's line items and this link's line item. */
+  ags?: { scope: string[], lineItems?: string, lineItem?: string }
+  /** The NRPS claim: where the context's memberships are read. */
+  nrps?: { contextMembershipsUrl: string, serviceVersions?: string[] }
 }
 
 /** The input would give a launch that `checkLaunchClaims` refuses. */
@@ -118,6 +122,16 @@ export function buildLaunchClaims (input: BuildLaunchInput): Record<string, unkn
       email: user.email,
       locale: user.locale
     }))
+  }
+
+  if (input.ags !== undefined && input.ags.scope.length > 0) {
+    claims[LTI_CLAIM.agsEndpoint] = compact({ scope: [...input.ags.scope], lineitems: input.ags.lineItems, lineitem: input.ags.lineItem })
+  }
+  if (input.nrps !== undefined) {
+    claims[LTI_CLAIM.nrps] = {
+      context_memberships_url: input.nrps.contextMembershipsUrl,
+      service_versions: [...(input.nrps.serviceVersions ?? ['2.0'])]
+    }
   }
 
   const check = checkLaunchClaims(claims)

@@ -2,6 +2,7 @@ import t from 'tap'
 import { Value } from 'typebox/value'
 import {
   buildLaunchClaims,
+  SERVICE_SCOPE,
   checkLaunchClaims,
   CONTEXT_TYPE,
   IdTokenSchema,
@@ -93,4 +94,21 @@ t.test('input that would give an invalid launch throws LaunchClaimsError with th
   t.match(error.message, /deployment id/)
   t.throws(() => buildLaunchClaims({ ...input, targetLinkUri: '' }), LaunchClaimsError)
   t.throws(() => buildLaunchClaims({ ...input, context: { id: '' } }), LaunchClaimsError)
+})
+
+t.test('buildLaunchClaims adds the AGS and NRPS claims the platform offers, and none without scopes', async (t) => {
+  const claims = buildLaunchClaims({
+    ...input,
+    ags: { scope: [SERVICE_SCOPE.lineItem, SERVICE_SCOPE.score], lineItems: 'https://lms.example/lti/courses/c1/lineitems', lineItem: 'https://lms.example/lti/courses/c1/lineitems/li1' },
+    nrps: { contextMembershipsUrl: 'https://lms.example/lti/courses/c1/memberships' }
+  })
+  t.same(claims[LTI_CLAIM.agsEndpoint], {
+    scope: ['https://purl.imsglobal.org/spec/lti-ags/scope/lineitem', 'https://purl.imsglobal.org/spec/lti-ags/scope/score'],
+    lineitems: 'https://lms.example/lti/courses/c1/lineitems',
+    lineitem: 'https://lms.example/lti/courses/c1/lineitems/li1'
+  })
+  t.same(claims[LTI_CLAIM.nrps], { context_memberships_url: 'https://lms.example/lti/courses/c1/memberships', service_versions: ['2.0'] })
+  const none = buildLaunchClaims({ ...input, ags: { scope: [] } })
+  t.notOk(LTI_CLAIM.agsEndpoint in none, 'no scope granted: no AGS claim')
+  t.notOk(LTI_CLAIM.nrps in none)
 })

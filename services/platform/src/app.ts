@@ -6,14 +6,20 @@ import type { PlatformConfig } from './config.js'
 import keysPlugin from './plugins/keys.js'
 import launchesPlugin from './plugins/launches.js'
 import registryPlugin from './plugins/registry.js'
+import scoreWebhookPlugin from './plugins/score-webhook.js'
+import servicesPlugin from './plugins/services.js'
 import sessionsPlugin from './plugins/sessions.js'
 import adminTools from './routes/admin/tools.js'
 import launchApi from './routes/api/launches.js'
 import linksApi from './routes/api/links.js'
+import scoresApi from './routes/api/scores.js'
 import login from './routes/auth/login.js'
 import launchPage from './routes/launch/index.js'
 import coursePages from './routes/courses/index.js'
+import agsRoutes from './routes/lti/ags.js'
 import authorize from './routes/lti/authorize.js'
+import nrpsRoutes from './routes/lti/nrps.js'
+import tokenRoute from './routes/lti/token.js'
 import registerRoutes from './routes/lti/register.js'
 import deepLinkReturn from './routes/lti/deep-link-return.js'
 import wellKnown from './routes/well-known/index.js'
@@ -55,6 +61,8 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   await fastify.register(keysPlugin)
   await fastify.register(registryPlugin)
   await fastify.register(sessionsPlugin)
+  await fastify.register(servicesPlugin)
+  await fastify.register(scoreWebhookPlugin)
   await fastify.register(launchesPlugin)
 
   await fastify.register(wellKnown)
@@ -67,6 +75,10 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   await fastify.register(coursePages)
   await fastify.register(deepLinkReturn)
   await fastify.register(linksApi)
+  await fastify.register(tokenRoute)
+  await fastify.register(agsRoutes)
+  await fastify.register(nrpsRoutes)
+  await fastify.register(scoresApi)
 }
 
 export default app

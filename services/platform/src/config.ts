@@ -41,7 +41,12 @@ export const PlatformConfigSchema = Type.Object({
   REGISTRATION_TOKEN_TTL: Seconds(3600, 'how long a registration token for a tool registering by URL lasts, in seconds'),
   DEEP_LINK_TTL: Seconds(1800, 'how long a deep linking request waits for the tool\'s answer (the instructor choosing), in seconds'),
   PLATFORM_STORAGE: Type.Boolean({ default: true, description: 'a page that frames a tool offers it postMessage storage (lti_storage_target, lti.put_data, lti.get_data)' }),
-  PLATFORM_STORAGE_TTL: Seconds(600, "how long a framed tool's values are kept in the page's storage, in seconds")
+  PLATFORM_STORAGE_TTL: Seconds(600, "how long a framed tool's values are kept in the page's storage, in seconds"),
+  PLATFORM_ACCESS_TOKEN_TTL: Seconds(3600, 'how long an access token for the LTI services (grades, rosters) from /lti/token lasts, in seconds'),
+  PLATFORM_SCORE_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', description: 'a host site URL that receives every accepted score, signed (POST, JSON)' })),
+  PLATFORM_SCORE_WEBHOOK_SECRET: Type.Optional(Type.String({ minLength: 32, description: 'keys the HMAC-SHA256 signature of the score webhook (at least 32 characters)' })),
+  PLATFORM_SCORE_WEBHOOK_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 50, default: 10, description: 'how many times a score is offered to the webhook before it is given up' }),
+  PLATFORM_SCORE_WEBHOOK_BACKOFF: Type.Integer({ minimum: 1, maximum: 3600, default: 5, description: 'the first retry delay of the score webhook, in seconds; it doubles each attempt (at most an hour)' })
 })
 
 export type PlatformEnv = Static<typeof PlatformConfigSchema>
@@ -86,6 +91,9 @@ export function readConfig (env: NodeJS.ProcessEnv = process.env): PlatformConfi
   const nextKeys = collect('PLATFORM_NEXT_KEY', () => parseKeyList(values.PLATFORM_NEXT_KEY), [])
   if (nextKeys.length > 1) problems.push('PLATFORM_NEXT_KEY: give one key (the one that will sign next)')
   const retiredKeys = collect('PLATFORM_RETIRED_KEYS', () => parseKeyList(values.PLATFORM_RETIRED_KEYS), [])
+  if ((values.PLATFORM_SCORE_WEBHOOK_URL === undefined) !== (values.PLATFORM_SCORE_WEBHOOK_SECRET === undefined)) {
+    problems.push('PLATFORM_SCORE_WEBHOOK_URL and PLATFORM_SCORE_WEBHOOK_SECRET: give both (the receiver checks the signature) or neither')
+  }
   if (problems.length > 0) throw new ConfigError(problems)
 
   const config: PlatformConfig = { ...values, issuer, publicUrl, tools, directory, apiKeyHashes, retiredKeys }

@@ -41,3 +41,25 @@ export const DeepLinkNonceReplayed = createError('PLATFORM_DEEP_LINK_NONCE_REPLA
 export const DeepLinkDataMismatch = createError('PLATFORM_DEEP_LINK_DATA_MISMATCH', 'The tool\'s answer does not belong to a link being added here (it was already used, has expired, or came for another tool). Start adding the link again from the course page.', 400)
 export const DeepLinkJwksUnavailable = createError<[string]>('PLATFORM_DEEP_LINK_JWKS_UNAVAILABLE', 'The tool\'s signing keys cannot be fetched right now (%s). Try again in a minute.', 503)
 export const UnknownLink = createError('PLATFORM_UNKNOWN_LINK', 'There is no such link in this course (it may have been removed). Go back to the course page.', 404)
+
+/* The token endpoint (/lti/token): client credentials with a JWT client assertion; each goes out as an RFC 6749 error too */
+export const TokenGrantUnsupported = createError<[string]>('PLATFORM_TOKEN_GRANT_UNSUPPORTED', 'grant_type %s is not offered; use client_credentials with a JWT client assertion.', 400)
+export const TokenRequestInvalid = createError<[string]>('PLATFORM_TOKEN_REQUEST_INVALID', 'The token request is not complete: %s', 400)
+export const TokenClientUnknown = createError<[string]>('PLATFORM_TOKEN_CLIENT_UNKNOWN', 'The client assertion names a client that cannot use the LTI services here: %s', 401)
+export const TokenAssertionInvalid = createError<[string]>('PLATFORM_TOKEN_ASSERTION_INVALID', 'The client assertion cannot be trusted: %s', 401)
+export const TokenAssertionExpired = createError('PLATFORM_TOKEN_ASSERTION_EXPIRED', 'The client assertion has expired (exp); sign a fresh one for each token request.', 401)
+export const TokenAssertionAudience = createError<[string]>('PLATFORM_TOKEN_ASSERTION_AUDIENCE', 'The client assertion is addressed to %s; its aud must be this platform\'s token endpoint (or its issuer).', 401)
+export const TokenAssertionReplayed = createError('PLATFORM_TOKEN_ASSERTION_REPLAYED', 'This client assertion (its jti) has already been used; sign a fresh one with a new jti for each token request.', 401)
+export const TokenScopeInvalid = createError<[string]>('PLATFORM_TOKEN_SCOPE_INVALID', 'No scope asked for can be granted to this tool: %s', 400)
+export const TokenJwksUnavailable = createError<[string]>('PLATFORM_TOKEN_JWKS_UNAVAILABLE', 'The tool\'s signing keys (jwks_uri) cannot be fetched right now (%s). Try again in a minute.', 503)
+
+/* The LTI services (AGS line items, scores and results; NRPS memberships), called with a Bearer access token */
+export const ServiceTokenInvalid = createError('PLATFORM_SERVICE_TOKEN_INVALID', 'A valid access token from /lti/token is required (Authorization: Bearer <token>); it may have expired.', 401)
+export const ServiceScopeMissing = createError<[string]>('PLATFORM_SERVICE_SCOPE_MISSING', 'The access token was not granted the scope this needs (%s). Ask /lti/token for it.', 403)
+export const ServiceContextNotGranted = createError<[string]>('PLATFORM_SERVICE_CONTEXT_NOT_GRANTED', 'This tool has not been launched in course %s, so it cannot use that course\'s grades or roster.', 403)
+export const ServiceMediaType = createError<[string, string]>('PLATFORM_SERVICE_MEDIA_TYPE', 'A body of type %s is not accepted here; send %s.', 415)
+export const LineItemNotFound = createError('PLATFORM_LINEITEM_NOT_FOUND', 'There is no such line item in this course for this tool (it may have been deleted).', 404)
+export const LineItemInvalid = createError<[string]>('PLATFORM_LINEITEM_INVALID', 'The line item cannot be accepted: %s', 400)
+export const ScoreInvalid = createError<[string]>('PLATFORM_SCORE_INVALID', 'The score cannot be accepted: %s', 400)
+export const ScoreUserNotMember = createError<[string]>('PLATFORM_SCORE_USER_NOT_MEMBER', 'The user %s is not a member of this course, so no score can be kept for them.', 422)
+export const ScoreOutOfOrder = createError<[string]>('PLATFORM_SCORE_OUT_OF_ORDER', 'A newer score is already kept for this user and line item (timestamp %s); a score older than it is refused.', 409)

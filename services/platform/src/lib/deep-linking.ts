@@ -5,10 +5,11 @@
  * once, and the `data` we sent, which binds the answer to one request).
  */
 import { checkLaunchClaims, LTI_CLAIM, LTI_VERSION, MESSAGE_TYPE, stringifyCustom } from '@ltilaunch/claims'
-import { createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose'
+import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose'
 import { DeepLinkAudience, DeepLinkJwksUnavailable, DeepLinkTokenInvalid } from '../errors.js'
 import { launchClaims, type LaunchInput, type PlatformIdentity } from './launch.js'
 import type { Registration } from './registrations.js'
+import { isKeySetUnavailable, TOOL_ALGORITHMS, toolKeySet } from './tool-keys.js'
 
 /** What the platform keeps under a deep linking request's `data` until the tool answers (taken once). */
 export interface PendingDeepLink {
@@ -64,18 +65,6 @@ export function deepLinkingClaims (input: LaunchInput, platform: PlatformIdentit
   return claims
 }
 
-const keySets = new Map<string, ReturnType<typeof createRemoteJWKSet>>()
-
-/** The tool's key set, fetched and cached by jose (refetched on an unknown kid). A cache only: any replica rebuilds it. */
-function toolKeySet (jwksUri: string): ReturnType<typeof createRemoteJWKSet> {
-  let keySet = keySets.get(jwksUri)
-  if (keySet === undefined) {
-    keySet = createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: 5000, cooldownDuration: 30_000 })
-    keySets.set(jwksUri, keySet)
-  }
-  return keySet
-}
-
 /** The issuer a response claims (unverified: only to pick the registration whose keys then verify it). */
 export function claimedIssuer (jwt: string): string {
   try {
@@ -97,7 +86,7 @@ export async function verifyDeepLinkingResponse (jwt: string, tool: Registration
     ({ payload } = await jwtVerify(jwt, toolKeySet(tool.jwksUri), {
       issuer: tool.clientId,
       audience: options.issuer,
-      algorithms: ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'PS256'],
+      algorithms: TOOL_ALGORITHMS,
       clockTolerance: options.leewaySeconds ?? 60,
       maxTokenAge: options.maxAgeSeconds ?? 3600,
       requiredClaims: ['exp', 'iat', 'nonce']
@@ -106,8 +95,7 @@ export async function verifyDeepLinkingResponse (jwt: string, tool: Registration
     if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'aud') {
       throw new DeepLinkAudience(`it names ${JSON.stringify(decodeJwt(jwt).aud)}, and this platform is ${options.issuer}`)
     }
-    // The key set could not be fetched (timeout, a non-200, a network error): the tool's side, try later.
-    if (err instanceof joseErrors.JWKSTimeout || err instanceof TypeError || (err instanceof joseErrors.JOSEError && /Expected 200 OK/.test(err.message))) {
+    if (isKeySetUnavailable(err)) {
       throw new DeepLinkJwksUnavailable((err as Error).message)
     }
     throw new DeepLinkTokenInvalid(`${(err as Error).message}.`)

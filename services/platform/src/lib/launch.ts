@@ -39,6 +39,8 @@ export interface LaunchInput {
   returnUrl?: string
   /** Where the tool opens: a frame in the platform's page or the whole window (default: the registration's document_target). */
   presentation?: 'iframe' | 'window'
+  /** The AGS and NRPS claims (service URLs and scopes), when the launch is in a course and the tool may use them. */
+  services?: Pick<BuildLaunchInput, 'ags' | 'nrps'>
 }
 
 /** Where a launch opens the tool: the launch's choice, else the registration's. */
@@ -117,6 +119,8 @@ export function launchClaims (input: LaunchInput, platform: PlatformIdentity): R
     custom
   }
   if (context !== undefined) build.context = { ...context, type: [CONTEXT_TYPE.CourseOffering] }
+  if (input.services?.ags !== undefined) build.ags = input.services.ags
+  if (input.services?.nrps !== undefined) build.nrps = input.services.nrps
   if (Object.keys(personal).length > 0) build.user = personal
   return buildLaunchClaims(build)
 }

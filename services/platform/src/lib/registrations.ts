@@ -5,7 +5,7 @@
  * `jwks_uri`), so a tool's own config page can be copied in directly.
  */
 import { Type, type Static } from 'typebox'
-import { CUSTOM_KEY_MAX_LENGTH, CUSTOM_MAX_PARAMS, CUSTOM_VALUE_MAX_LENGTH, customClaimProblem } from '@ltilaunch/claims'
+import { CUSTOM_KEY_MAX_LENGTH, CUSTOM_MAX_PARAMS, CUSTOM_VALUE_MAX_LENGTH, customClaimProblem, isServiceScope, SERVICE_SCOPES, type ServiceScope } from '@ltilaunch/claims'
 import { parseDocument } from '@ltilaunch/service-kit'
 
 const Url = Type.String({ pattern: '^https?://[^\\s#]+$' })
@@ -46,7 +46,13 @@ export const RegistrationSchema = Type.Object({
   images: Type.Optional(Type.Array(ImageChoice, { maxItems: 100 })),
   send_name: Type.Optional(Type.Boolean()),
   send_email: Type.Optional(Type.Boolean()),
-  document_target: Type.Optional(Type.Union([Type.Literal('window'), Type.Literal('iframe'), Type.Literal('frame')]))
+  document_target: Type.Optional(Type.Union([Type.Literal('window'), Type.Literal('iframe'), Type.Literal('frame')])),
+  /**
+   * The LTI service scopes (AGS, NRPS) the tool may be granted at /lti/token;
+   * default every one, with jwks_uri (the token endpoint verifies the tool
+   * with it). An empty list offers the tool no service.
+   */
+  scopes: Type.Optional(Type.Array(Type.String({ maxLength: 200 }), { maxItems: 20 }))
 }, { additionalProperties: false })
 
 const RegistrationsFileSchema = Type.Union([
@@ -77,6 +83,8 @@ export interface Registration {
   sendName: boolean
   sendEmail: boolean
   documentTarget: 'window' | 'iframe' | 'frame'
+  /** The service scopes the tool may get an access token for (none without jwks_uri). */
+  scopes: ServiceScope[]
 }
 
 function normalize (entry: Static<typeof RegistrationSchema>): Registration {
@@ -103,8 +111,13 @@ function normalize (entry: Static<typeof RegistrationSchema>): Registration {
     // Personal data is sent unless a registration says not to, as LMSs do by default for a trusted tool.
     sendName: entry.send_name ?? true,
     sendEmail: entry.send_email ?? true,
-    documentTarget: entry.document_target ?? 'window'
+    documentTarget: entry.document_target ?? 'window',
+    scopes: []
   }
+  for (const scope of entry.scopes ?? []) {
+    if (!isServiceScope(scope)) throw new Error(`tool ${entry.client_id}: scopes: ${scope} is not an AGS or NRPS scope this platform offers (${SERVICE_SCOPES.join(', ')})`)
+  }
+  if (entry.jwks_uri !== undefined) registration.scopes = [...new Set((entry.scopes ?? SERVICE_SCOPES) as ServiceScope[])]
   if (entry.description !== undefined) registration.description = entry.description
   if (entry.jwks_uri !== undefined) registration.jwksUri = entry.jwks_uri
   if (entry.deep_linking_url !== undefined) {

@@ -56,7 +56,7 @@ declare module 'fastify' {
 const key = (hint: string): string => `hint:${hint}`
 
 export default fp(async function launchesPlugin (fastify) {
-  const { config, registry, store } = fastify
+  const { config, registry, store, ltiServices } = fastify
 
   async function beginPrepared (reply: FastifyReply, input: PreparedLaunch, sessionId: string, alongside: StoreOperation[] = []): Promise<FastifyReply> {
     const hint = randomToken()
@@ -116,8 +116,10 @@ export default fp(async function launchesPlugin (fastify) {
   }
 
   fastify.decorate('launches', {
-    async begin (reply, input, sessionId, alongside = []) {
+    async begin (reply, given, sessionId, alongside = []) {
+      const input = ltiServices.withServices(given)
       const claims = deliverableLaunchClaims(input, registry.identity)
+      await ltiServices.recordLaunch(input)
       return await beginPrepared(reply, {
         tool: input.tool,
         deploymentId: input.deploymentId,
@@ -132,4 +134,4 @@ export default fp(async function launchesPlugin (fastify) {
     beginPrepared,
     takeOperation: (messageHint) => ({ op: 'take', key: key(messageHint) })
   } satisfies Launches)
-}, { name: 'platform-launches', fastify: '5.x', dependencies: ['platform-registry', 'ltilaunch-store'] })
+}, { name: 'platform-launches', fastify: '5.x', dependencies: ['platform-registry', 'platform-services', 'ltilaunch-store'] })

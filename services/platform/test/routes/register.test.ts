@@ -57,7 +57,8 @@ t.test('the OpenID configuration names the registration and token endpoints', as
   })
   const token = await app.inject({ method: 'POST', url: '/lti/token', payload: { grant_type: 'client_credentials' } })
   t.equal(token.statusCode, 400)
-  t.equal(token.json().error, 'invalid_scope', 'no LTI service is offered, so no token is issued')
+  t.equal(token.json().error, 'invalid_request', 'a token needs a client assertion (RFC 7523)')
+  t.equal(token.json().code, 'PLATFORM_TOKEN_REQUEST_INVALID')
 })
 
 t.test('an admin pastes a registration URL; the tool registers with the one-time token, gets a client id and deployment, is listed and launches', async (t) => {
@@ -78,7 +79,7 @@ t.test('an admin pastes a registration URL; the tool registers with the one-time
     client_id: /^[0-9a-f-]{36}$/,
     initiate_login_uri: 'https://dyn.example/login',
     redirect_uris: ['https://dyn.example/launch'],
-    scope: '',
+    scope: 'https://purl.imsglobal.org/spec/lti-ags/scope/score',
     'https://purl.imsglobal.org/spec/lti-tool-configuration': { deployment_id: /.+/, domain: 'dyn.example' }
   })
   const clientId = answer.client_id as string

@@ -90,7 +90,9 @@ t.test('the OpenID configuration describes the platform, with the LTI platform-c
     issuer: 'http://platform.test',
     authorization_endpoint: 'http://platform.test/lti/authorize',
     jwks_uri: 'http://platform.test/.well-known/jwks.json',
-    scopes_supported: ['openid'],
+    scopes_supported: ['openid', 'https://purl.imsglobal.org/spec/lti-ags/scope/lineitem', 'https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly',
+      'https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly', 'https://purl.imsglobal.org/spec/lti-ags/scope/score',
+      'https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly'],
     response_types_supported: ['id_token'],
     response_modes_supported: ['form_post'],
     id_token_signing_alg_values_supported: ['RS256', 'ES256']

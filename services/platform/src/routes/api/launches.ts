@@ -120,7 +120,7 @@ const launchApi: FastifyPluginAsyncTypebox = async (fastify) => {
     reply.removeHeader('www-authenticate')
     const input = await launchInput(request.body)
     // Built now, so that a launch the tool (or the hub) would refuse is refused to the host, not to the browser.
-    checkLaunchUsernames(input, deliverableLaunchClaims(input, registry.identity))
+    checkLaunchUsernames(input, deliverableLaunchClaims(fastify.ltiServices.withServices(input), registry.identity))
     const ticket = randomToken()
     await store.put(ticketKey(ticket), { request: request.body } satisfies Ticket, config.LAUNCH_URL_TTL)
     const expiresAt = new Date(Date.now() + config.LAUNCH_URL_TTL * 1000).toISOString()

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { isServiceScope } from '@ltilaunch/claims'
 import { Type, type Static } from 'typebox'
 import { RegistrationInvalid, RegistrationTokenInvalid } from '../../errors.js'
 import { REGISTERED_TOOLS_MAP, registrationOf, type StoredTool } from '../../lib/registrations.js'
@@ -110,6 +111,8 @@ const registerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     if (ticket === undefined) throw new RegistrationTokenInvalid()
 
     const tool = body[TOOL_CONFIGURATION] as NonNullable<RegistrationRequest[typeof TOOL_CONFIGURATION]>
+    // The services asked for (LTI-DR 3.3 `scope`) that this platform offers; others are not granted.
+    const scopes = [...new Set((body.scope ?? '').split(/\s+/).filter(isServiceScope))]
     const clientId = randomUUID()
     const deploymentId = randomBytes(9).toString('base64url')
     const stored: StoredTool = {
@@ -123,6 +126,7 @@ const registerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         redirect_uris: body.redirect_uris as string[],
         jwks_uri: body.jwks_uri as string,
         custom: tool.custom_parameters ?? {},
+        scopes,
         // A tool that takes deep linking requests gets "Add a notebook link" on course pages.
         ...deepLinkingUrlOf(tool)
       },
@@ -137,7 +141,7 @@ const registerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
     await store.mapSet(REGISTERED_TOOLS_MAP, clientId, stored)
     request.log.info({ clientId, name: stored.tool.name, admin: ticket.admin }, 'tool registered by URL')
-    // The answer is the registration as accepted (LTI-DR 3.6): no LTI service is offered, so no scope is granted.
+    // The answer is the registration as accepted (LTI-DR 3.6), with the service scopes granted.
     return await reply.code(200).send({
       client_id: clientId,
       application_type: 'web',
@@ -148,19 +152,8 @@ const registerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       client_name: stored.tool.name,
       jwks_uri: body.jwks_uri,
       token_endpoint_auth_method: 'private_key_jwt',
-      scope: '',
+      scope: scopes.join(' '),
       [TOOL_CONFIGURATION]: { ...tool, deployment_id: deploymentId }
-    })
-  })
-
-  // The token endpoint the configuration must name (LTI-DR 3.2). The
-  // platform offers no LTI service (grades, rosters), so it grants nothing.
-  fastify.post('/lti/token', {
-    schema: { body: Type.Optional(Type.Object({}, { additionalProperties: true })) }
-  }, async (_request, reply) => {
-    return await reply.code(400).header('cache-control', 'no-store').send({
-      error: 'invalid_scope',
-      error_description: 'This platform offers no LTI services, so it issues no access tokens.'
     })
   })
 }

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { LTI_CLAIM, MESSAGE_TYPE } from '@ltilaunch/claims'
+import { LTI_CLAIM, MESSAGE_TYPE, SERVICE_SCOPES } from '@ltilaunch/claims'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
+import { TOOL_ALGORITHMS } from '../../lib/tool-keys.js'
 
 const Jwk = Type.Object({
   kty: Type.String(),
@@ -63,8 +64,9 @@ const wellKnown: FastifyPluginAsyncTypebox = async (fastify) => {
       registration_endpoint: `${config.publicUrl}/lti/register`,
       token_endpoint: `${config.publicUrl}/lti/token`,
       token_endpoint_auth_methods_supported: ['private_key_jwt'],
-      token_endpoint_auth_signing_alg_values_supported: ['RS256'],
-      scopes_supported: ['openid'],
+      // Tools get access tokens to the LTI services (AGS, NRPS) here, authenticated by a JWT they sign (RFC 7523).
+      token_endpoint_auth_signing_alg_values_supported: TOOL_ALGORITHMS,
+      scopes_supported: ['openid', ...SERVICE_SCOPES],
       response_types_supported: ['id_token'],
       response_modes_supported: ['form_post'],
       subject_types_supported: ['public'],
@@ -72,7 +74,8 @@ const wellKnown: FastifyPluginAsyncTypebox = async (fastify) => {
       claims_supported: [
         'iss', 'aud', 'azp', 'sub', 'iat', 'exp', 'nonce', 'name', 'given_name', 'family_name', 'email',
         LTI_CLAIM.messageType, LTI_CLAIM.version, LTI_CLAIM.deploymentId, LTI_CLAIM.targetLinkUri, LTI_CLAIM.resourceLink,
-        LTI_CLAIM.roles, LTI_CLAIM.context, LTI_CLAIM.toolPlatform, LTI_CLAIM.launchPresentation, LTI_CLAIM.custom
+        LTI_CLAIM.roles, LTI_CLAIM.context, LTI_CLAIM.toolPlatform, LTI_CLAIM.launchPresentation, LTI_CLAIM.custom,
+        LTI_CLAIM.agsEndpoint, LTI_CLAIM.nrps
       ],
       'https://purl.imsglobal.org/spec/lti-platform-configuration': {
         product_family_code: 'ltilaunch',

@@ -1,0 +1,275 @@
+import { randomUUID } from 'node:crypto'
+import { LTI_CLAIM, SERVICE_SCOPE } from '@ltilaunch/claims'
+import Fastify from 'fastify'
+import { decodeJwt, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose'
+import t, { type Test } from 'tap'
+import { authorizeGet, authParams, Browser, build, formOf, launchCsrf, signIn, TEST_TOOLS, TOOL, type App } from '../helper.js'
+
+const PLATFORM = 'http://platform.test'
+const TOKEN_URL = `${PLATFORM}/lti/token`
+const SCORE_TYPE = 'application/vnd.ims.lis.v1.score+json'
+const LINEITEM_TYPE = 'application/vnd.ims.lis.v2.lineitem+json'
+
+interface ToolKeys { kid: string, privateKey: CryptoKey }
+
+/** Two tools' key sets over real HTTP (jwks_uri), as a tool publishes them. */
+async function keyServer (t: Test): Promise<{ url: (name: string) => string, keys: Record<string, ToolKeys> }> {
+  const keys: Record<string, ToolKeys> = {}
+  const published: Record<string, unknown> = {}
+  for (const name of ['grader', 'other', 'quiet']) {
+    const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true })
+    keys[name] = { kid: `${name}-key`, privateKey }
+    published[name] = { keys: [{ ...await exportJWK(publicKey), kid: `${name}-key`, alg: 'RS256', use: 'sig' }] }
+  }
+  const server = Fastify()
+  server.get('/:name/jwks', async (request) => published[(request.params as { name: string }).name] ?? { keys: [] })
+  await server.listen({ host: '127.0.0.1', port: 0 })
+  t.teardown(async () => await server.close())
+  const port = (server.addresses()[0] as { port: number }).port
+  return { url: (name) => `http://127.0.0.1:${port}/${name}/jwks`, keys }
+}
+
+const toolEntry = (name: string, jwksUri: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  client_id: name,
+  name: `${name} tool`,
+  deployment_ids: [`${name}-dep`],
+  initiate_login_uri: `https://${name}.example/login`,
+  target_link_uri: `https://${name}.example/launch`,
+  redirect_uris: [`https://${name}.example/callback`],
+  jwks_uri: jwksUri,
+  ...extra
+})
+
+async function setup (t: Test, env: Record<string, string> = {}) {
+  const server = await keyServer(t)
+  const tools = [...TEST_TOOLS.tools,
+    toolEntry('grader', server.url('grader')),
+    toolEntry('other', server.url('other')),
+    toolEntry('quiet', server.url('quiet'), { send_name: false, send_email: false, scopes: [SERVICE_SCOPE.contextMembershipReadOnly, SERVICE_SCOPE.resultReadOnly] })]
+  const app = await build(t, { env: { PLATFORM_TOOLS: JSON.stringify({ tools }), ...env } })
+  return { app, keys: server.keys }
+}
+
+/** A client assertion (RFC 7523) signed as a tool; each field can be spoiled. */
+async function assertion (key: ToolKeys, clientId: string, fields: { aud?: string, jti?: string, exp?: number, iat?: number, sub?: string } = {}): Promise<string> {
+  const now = Math.floor(Date.now() / 1000)
+  return await new SignJWT({ jti: fields.jti ?? randomUUID() })
+    .setProtectedHeader({ alg: 'RS256', kid: key.kid })
+    .setIssuer(clientId).setSubject(fields.sub ?? clientId).setAudience(fields.aud ?? TOKEN_URL)
+    .setIssuedAt(fields.iat ?? now).setExpirationTime(fields.exp ?? now + 300)
+    .sign(key.privateKey)
+}
+
+async function tokenRequest (app: App, jwt: string, scope?: string, grantType = 'client_credentials') {
+  const form: Record<string, string> = {
+    grant_type: grantType,
+    client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+    client_assertion: jwt
+  }
+  if (scope !== undefined) form.scope = scope
+  return await app.inject({ method: 'POST', url: '/lti/token', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams(form).toString() })
+}
+
+async function accessToken (app: App, key: ToolKeys, clientId: string, scope?: string): Promise<string> {
+  const res = await tokenRequest(app, await assertion(key, clientId), scope)
+  if (res.statusCode !== 200) throw new Error(`token: ${res.statusCode} ${res.body}`)
+  return res.json().access_token as string
+}
+
+/** A demo user launches a tool in a course; returns the id_token the tool receives. */
+async function launch (app: App, username: string, clientId: string, course = 'ds101'): Promise<JWTPayload> {
+  const browser = new Browser(app)
+  await signIn(browser, username)
+  const csrf = await launchCsrf(browser)
+  const res = await browser.post('/launch', { csrf, client_id: clientId, course })
+  if (res.statusCode !== 303) throw new Error(`launch: ${res.statusCode} ${res.body.slice(0, 200)}`)
+  const login = Object.fromEntries(new URL(res.headers.location as string).searchParams)
+  const page = await authorizeGet(browser, authParams(login, { redirect_uri: clientId === 'test-tool' ? TOOL.redirect : `https://${clientId}.example/callback` }))
+  return decodeJwt(formOf(page.body).fields.id_token as string)
+}
+
+const call = async (app: App, token: string | undefined, method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown, type = 'application/json') =>
+  await app.inject({
+    method,
+    url: url.replace(PLATFORM, ''),
+    headers: { ...(token === undefined ? {} : { authorization: `Bearer ${token}` }), ...(body === undefined ? {} : { 'content-type': type }) },
+    ...(body === undefined ? {} : { payload: typeof body === 'string' ? body : JSON.stringify(body) })
+  })
+
+const score = (userId: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  userId, scoreGiven: 7, scoreMaximum: 10, activityProgress: 'Completed', gradingProgress: 'FullyGraded', timestamp: new Date().toISOString(), ...extra
+})
+
+t.test('a launch carries the AGS and NRPS claims; a tool gets a token, posts a score to its default line item and reads results and the roster', async (t) => {
+  const { app, keys } = await setup(t)
+  const claims = await launch(app, 'ada', 'grader')
+  const ags = claims[LTI_CLAIM.agsEndpoint] as { scope: string[], lineitems: string, lineitem: string }
+  t.same(ags.scope, [SERVICE_SCOPE.lineItem, SERVICE_SCOPE.lineItemReadOnly, SERVICE_SCOPE.resultReadOnly, SERVICE_SCOPE.score])
+  t.equal(ags.lineitems, `${PLATFORM}/lti/courses/ds101/lineitems`)
+  t.match(ags.lineitem, /^http:\/\/platform\.test\/lti\/courses\/ds101\/lineitems\/rl-/)
+  t.same(claims[LTI_CLAIM.nrps], { context_memberships_url: `${PLATFORM}/lti/courses/ds101/memberships`, service_versions: ['2.0'] })
+
+  const tokenRes = await tokenRequest(app, await assertion(keys.grader as ToolKeys, 'grader'), `${SERVICE_SCOPE.score} ${SERVICE_SCOPE.resultReadOnly} ${SERVICE_SCOPE.lineItem} ${SERVICE_SCOPE.contextMembershipReadOnly}`)
+  t.equal(tokenRes.statusCode, 200, tokenRes.body)
+  t.equal(tokenRes.headers['cache-control'], 'no-store')
+  const granted = tokenRes.json()
+  t.match(granted, { token_type: 'Bearer', expires_in: 3600, access_token: /^[A-Za-z0-9_-]{40,}$/ })
+  t.same(granted.scope.split(' ').sort(), [SERVICE_SCOPE.score, SERVICE_SCOPE.resultReadOnly, SERVICE_SCOPE.lineItem, SERVICE_SCOPE.contextMembershipReadOnly].sort())
+  const token = granted.access_token as string
+
+  const item = await call(app, token, 'GET', ags.lineitem)
+  t.equal(item.statusCode, 200)
+  t.match(item.headers['content-type'], 'application/vnd.ims.lis.v2.lineitem+json')
+  t.match(item.json(), { id: ags.lineitem, label: 'grader tool', scoreMaximum: 100, resourceLinkId: 'ds101:grader' })
+
+  const posted = await call(app, token, 'POST', `${ags.lineitem}/scores`, score(claims.sub as string, { comment: 'well done' }), SCORE_TYPE)
+  t.equal(posted.statusCode, 200, posted.body)
+  const results = await call(app, token, 'GET', `${ags.lineitem}/results`)
+  t.match(results.headers['content-type'], 'application/vnd.ims.lis.v2.resultcontainer+json')
+  t.same(results.json(), [{ id: `${ags.lineitem}/results/${encodeURIComponent(claims.sub as string)}`, scoreOf: ags.lineitem, userId: claims.sub, resultScore: 70, resultMaximum: 100, comment: 'well done' }])
+  t.same((await call(app, token, 'GET', `${ags.lineitem}/results?user_id=someone-else`)).json(), [])
+
+  // The container: create, filter by tag, page with Link.
+  for (const tag of ['quiz', 'quiz', 'exam']) {
+    const created = await call(app, token, 'POST', ags.lineitems, { label: `A ${tag}`, scoreMaximum: '20', tag, resourceId: 'nb-1' }, LINEITEM_TYPE)
+    t.equal(created.statusCode, 201, created.body)
+    t.equal(created.headers.location, created.json().id)
+    t.equal(created.json().scoreMaximum, 20, 'a number sent as a string is read as a number')
+  }
+  const quizzes = await call(app, token, 'GET', `${ags.lineitems}?tag=quiz&limit=1`)
+  t.match(quizzes.headers['content-type'], 'application/vnd.ims.lis.v2.lineitemcontainer+json')
+  t.equal(quizzes.json().length, 1)
+  const next = /<([^>]+)>; rel="next"/.exec(String(quizzes.headers.link))?.[1] as string
+  t.match(next, /tag=quiz/)
+  const second = await call(app, token, 'GET', next)
+  t.equal(second.json().length, 1)
+  t.equal(second.json()[0].tag, 'quiz')
+  t.notOk(second.headers.link, 'the last page has no next')
+  t.equal((await call(app, token, 'GET', `${ags.lineitems}?resource_link_id=ds101:grader`)).json().length, 1)
+
+  const updated = await call(app, token, 'PUT', second.json()[0].id, { label: 'Renamed', scoreMaximum: 5 }, LINEITEM_TYPE)
+  t.match(updated.json(), { label: 'Renamed', scoreMaximum: 5 })
+  t.equal((await call(app, token, 'DELETE', second.json()[0].id)).statusCode, 204)
+  t.equal((await call(app, token, 'GET', second.json()[0].id)).json().code, 'PLATFORM_LINEITEM_NOT_FOUND')
+
+  // NRPS: the course's members, user_id = the sub the launch carried, roles in full, filtered by a short name, paged.
+  const roster = await call(app, token, 'GET', `${PLATFORM}/lti/courses/ds101/memberships`)
+  t.equal(roster.statusCode, 200, roster.body)
+  t.match(roster.headers['content-type'], 'application/vnd.ims.lti-nrps.v2.membershipcontainer+json')
+  const body = roster.json()
+  t.match(body.context, { id: 'ds101', label: 'DS101', title: 'Data Science 101' })
+  t.equal(body.members.length, 3)
+  const ada = body.members.find((member: { user_id: string }) => member.user_id === claims.sub)
+  t.match(ada, { status: 'Active', name: 'Ada Lovelace', given_name: 'Ada', family_name: 'Lovelace', email: 'ada@example.edu', roles: ['http://purl.imsglobal.org/vocab/lis/v2/membership#Learner'] })
+  const learners = (await call(app, token, 'GET', `${PLATFORM}/lti/courses/ds101/memberships?role=Learner`)).json()
+  t.same(learners.members.map((member: { user_id: string }) => member.user_id), [claims.sub])
+  const instructors = (await call(app, token, 'GET', `${PLATFORM}/lti/courses/ds101/memberships?role=${encodeURIComponent('http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor')}`)).json()
+  t.equal(instructors.members.length, 1)
+  const paged = await call(app, token, 'GET', `${PLATFORM}/lti/courses/ds101/memberships?limit=2`)
+  t.equal(paged.json().members.length, 2)
+  t.match(String(paged.headers.link), /offset=2.*rel="next"/)
+})
+
+t.test('the token endpoint refuses: a wrong key, a reused jti, an expired assertion, a wrong audience, a grant or scope it does not offer', async (t) => {
+  const { app, keys } = await setup(t)
+  const grader = keys.grader as ToolKeys
+  const refused = async (res: Awaited<ReturnType<typeof tokenRequest>>, status: number, error: string, code: string) => {
+    t.equal(res.statusCode, status, res.body)
+    t.match(res.json(), { error, code, error_description: String })
+    t.notOk(res.json().access_token)
+  }
+  // Signed with another tool's key under grader's kid: the signature does not verify.
+  await refused(await tokenRequest(app, await assertion({ kid: grader.kid, privateKey: (keys.other as ToolKeys).privateKey }, 'grader')), 401, 'invalid_client', 'PLATFORM_TOKEN_ASSERTION_INVALID')
+  const once = await assertion(grader, 'grader')
+  t.equal((await tokenRequest(app, once)).statusCode, 200)
+  await refused(await tokenRequest(app, once), 401, 'invalid_client', 'PLATFORM_TOKEN_ASSERTION_REPLAYED')
+  const now = Math.floor(Date.now() / 1000)
+  await refused(await tokenRequest(app, await assertion(grader, 'grader', { iat: now - 900, exp: now - 600 })), 401, 'invalid_client', 'PLATFORM_TOKEN_ASSERTION_EXPIRED')
+  await refused(await tokenRequest(app, await assertion(grader, 'grader', { aud: 'https://another-lms.example/token' })), 401, 'invalid_client', 'PLATFORM_TOKEN_ASSERTION_AUDIENCE')
+  await refused(await tokenRequest(app, await assertion(grader, 'grader', { sub: 'other' })), 401, 'invalid_client', 'PLATFORM_TOKEN_ASSERTION_INVALID')
+  await refused(await tokenRequest(app, await assertion(grader, 'nobody')), 401, 'invalid_client', 'PLATFORM_TOKEN_CLIENT_UNKNOWN')
+  await refused(await tokenRequest(app, await assertion(grader, 'grader'), undefined, 'authorization_code'), 400, 'unsupported_grant_type', 'PLATFORM_TOKEN_GRANT_UNSUPPORTED')
+  await refused(await tokenRequest(app, 'not-a-jwt'), 401, 'invalid_client', 'PLATFORM_TOKEN_ASSERTION_INVALID')
+  // quiet may read rosters and results, never post scores.
+  await refused(await tokenRequest(app, await assertion(keys.quiet as ToolKeys, 'quiet'), SERVICE_SCOPE.score), 400, 'invalid_scope', 'PLATFORM_TOKEN_SCOPE_INVALID')
+  const narrowed = await tokenRequest(app, await assertion(keys.quiet as ToolKeys, 'quiet'), `${SERVICE_SCOPE.score} ${SERVICE_SCOPE.resultReadOnly}`)
+  t.equal(narrowed.json().scope, SERVICE_SCOPE.resultReadOnly, 'only the allowed part of what was asked is granted')
+  // The platform's issuer is accepted as the audience too (tools built for other LMSs send it).
+  t.equal((await tokenRequest(app, await assertion(grader, 'grader', { aud: PLATFORM }))).statusCode, 200)
+  // A tool without jwks_uri cannot authenticate at all.
+  await refused(await tokenRequest(app, await assertion(grader, 'test-tool')), 401, 'invalid_client', 'PLATFORM_TOKEN_CLIENT_UNKNOWN')
+})
+
+t.test('the services refuse: no token, a token without the scope, another tool\'s course or line item, a non-member, a bad media type, malformed and older scores', async (t) => {
+  const { app, keys } = await setup(t)
+  const claims = await launch(app, 'ada', 'grader')
+  const lineItem = (claims[LTI_CLAIM.agsEndpoint] as { lineitem: string }).lineitem
+  const scores = `${lineItem}/scores`
+  const full = await accessToken(app, keys.grader as ToolKeys, 'grader')
+  const refused = (res: Awaited<ReturnType<typeof call>>, status: number, code: string) => {
+    t.equal(res.statusCode, status, res.body)
+    t.equal(res.json().code, code)
+  }
+  refused(await call(app, undefined, 'POST', scores, score(claims.sub as string), SCORE_TYPE), 401, 'PLATFORM_SERVICE_TOKEN_INVALID')
+  refused(await call(app, 'made-up-token', 'GET', lineItem), 401, 'PLATFORM_SERVICE_TOKEN_INVALID')
+  const readOnly = await accessToken(app, keys.grader as ToolKeys, 'grader', SERVICE_SCOPE.resultReadOnly)
+  const noScore = await call(app, readOnly, 'POST', scores, score(claims.sub as string), SCORE_TYPE)
+  refused(noScore, 403, 'PLATFORM_SERVICE_SCOPE_MISSING')
+  t.match(noScore.headers['www-authenticate'], /insufficient_scope/)
+
+  // Another tool, never launched in ds101, cannot read its roster or its line items.
+  const other = await accessToken(app, keys.other as ToolKeys, 'other')
+  refused(await call(app, other, 'GET', `${PLATFORM}/lti/courses/ds101/memberships`), 403, 'PLATFORM_SERVICE_CONTEXT_NOT_GRANTED')
+  refused(await call(app, other, 'GET', `${PLATFORM}/lti/courses/ds101/lineitems`), 403, 'PLATFORM_SERVICE_CONTEXT_NOT_GRANTED')
+  // Launched there, it still does not see grader's line item, nor post to it.
+  await launch(app, 'ada', 'other')
+  refused(await call(app, other, 'GET', lineItem), 404, 'PLATFORM_LINEITEM_NOT_FOUND')
+  refused(await call(app, other, 'POST', scores, score(claims.sub as string), SCORE_TYPE), 404, 'PLATFORM_LINEITEM_NOT_FOUND')
+  t.equal((await call(app, other, 'GET', `${PLATFORM}/lti/courses/ds101/lineitems`)).json().length, 1, 'only its own default line item')
+
+  // grace is in ml201 only as a learner... and in ds101 as staff; a sub nobody has is not a member.
+  refused(await call(app, full, 'POST', scores, score('someone-else'), SCORE_TYPE), 422, 'PLATFORM_SCORE_USER_NOT_MEMBER')
+  refused(await call(app, full, 'POST', scores, score(claims.sub as string), 'text/plain'), 415, 'PLATFORM_SERVICE_MEDIA_TYPE')
+  refused(await call(app, full, 'POST', scores, score(claims.sub as string), LINEITEM_TYPE), 415, 'PLATFORM_SERVICE_MEDIA_TYPE')
+  refused(await call(app, full, 'POST', scores, score(claims.sub as string), 'application/xml'), 415, 'PLATFORM_SERVICE_MEDIA_TYPE')
+  refused(await call(app, full, 'POST', `${PLATFORM}/lti/courses/ds101/lineitems`, { label: 'x', scoreMaximum: 1 }, SCORE_TYPE), 415, 'PLATFORM_SERVICE_MEDIA_TYPE')
+  refused(await call(app, full, 'POST', scores, '{"userId": ', SCORE_TYPE), 400, 'PLATFORM_BAD_REQUEST')
+  for (const [what, bad] of [
+    ['a negative scoreGiven', { scoreGiven: -1 }],
+    ['scoreGiven without scoreMaximum', { scoreMaximum: undefined }],
+    ['a zero scoreMaximum', { scoreMaximum: 0 }],
+    ['an unknown activityProgress', { activityProgress: 'Done' }],
+    ['an unknown gradingProgress', { gradingProgress: 'Graded' }],
+    ['a timestamp without a zone', { timestamp: '2026-12-02T12:00:00' }],
+    ['no timestamp', { timestamp: undefined }],
+    ['no userId', { userId: undefined }]
+  ] as const) {
+    const res = await call(app, full, 'POST', scores, score(claims.sub as string, bad), SCORE_TYPE)
+    t.equal(res.statusCode, 400, `${what}: ${res.body}`)
+    t.equal(res.json().code, 'PLATFORM_SCORE_INVALID', what)
+  }
+  refused(await call(app, full, 'POST', `${PLATFORM}/lti/courses/ds101/lineitems`, { label: '', scoreMaximum: 1 }, LINEITEM_TYPE), 400, 'PLATFORM_LINEITEM_INVALID')
+  refused(await call(app, full, 'POST', `${PLATFORM}/lti/courses/ds101/lineitems`, { label: 'x', scoreMaximum: -3 }, LINEITEM_TYPE), 400, 'PLATFORM_LINEITEM_INVALID')
+
+  // A score only progress (no scoreGiven) is fine; an older one than the kept one is refused.
+  t.equal((await call(app, full, 'POST', scores, score(claims.sub as string, { scoreGiven: undefined, scoreMaximum: undefined, activityProgress: 'Started', gradingProgress: 'NotReady', timestamp: '2026-12-02T12:00:00Z' }), SCORE_TYPE)).statusCode, 200)
+  t.equal((await call(app, full, 'POST', scores, score(claims.sub as string, { scoreGiven: '8', scoreMaximum: '10', timestamp: '2026-12-02T12:05:00+00:00' }), SCORE_TYPE)).statusCode, 200, 'numbers as strings are read')
+  refused(await call(app, full, 'POST', scores, score(claims.sub as string, { timestamp: '2026-12-02T12:01:00Z' }), SCORE_TYPE), 409, 'PLATFORM_SCORE_OUT_OF_ORDER')
+  const kept = (await call(app, full, 'GET', `${lineItem}/results`)).json()
+  t.equal(kept[0].resultScore, 80, 'the newer score stays')
+})
+
+t.test('NRPS leaves names and e-mail out for a tool registered without them, and a tool without a service scope gets no service claims', async (t) => {
+  const { app, keys } = await setup(t)
+  const claims = await launch(app, 'ada', 'quiet')
+  t.same((claims[LTI_CLAIM.agsEndpoint] as { scope: string[] }).scope, [SERVICE_SCOPE.resultReadOnly], 'the AGS claim lists only the scopes the registration allows')
+  const token = await accessToken(app, keys.quiet as ToolKeys, 'quiet')
+  const members = (await call(app, token, 'GET', `${PLATFORM}/lti/courses/ds101/memberships`)).json().members as Array<Record<string, unknown>>
+  t.equal(members.length, 3)
+  for (const member of members) {
+    t.same(Object.keys(member).sort(), ['roles', 'status', 'user_id'])
+  }
+  const plain = await launch(app, 'ada', 'test-tool')
+  t.notOk(LTI_CLAIM.agsEndpoint in plain, 'no jwks_uri: no services')
+  t.notOk(LTI_CLAIM.nrps in plain)
+})
