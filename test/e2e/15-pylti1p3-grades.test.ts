@@ -140,10 +140,12 @@ t.test('ada (learner) launches the PyLTI1p3 tool: its AGS and NRPS clients work 
   t.ok(results.ok, JSON.stringify(results))
   t.match(results.value, [{ userId: adaSub, resultScore: 8, resultMaximum: 10, scoreOf: lineItemId }], 'get_grades: ada\'s 8 of 10 on that line item')
   t.equal((results.value as unknown[]).length, 1, 'and no other result')
+  // The container: the resource link's own line item (the claim's lineitem) and the activity's.
   const items = step(record, 'get_lineitems')
   t.ok(items.ok)
-  t.match(items.value, [{ id: lineItemId, tag: ACTIVITY.tag }], 'get_lineitems lists it')
-  t.equal((items.value as unknown[]).length, 1)
+  const linkItem = record.ags_claim?.lineitem
+  t.ok(linkItem, 'the claim names the resource link\'s line item')
+  t.same((items.value as Array<{ id: string }>).map((listed) => listed.id).sort(), [lineItemId, linkItem].sort(), 'get_lineitems lists both')
 
   // Refused: a score for someone outside the course.
   const stranger = step(record, 'put_grade_not_a_member')
@@ -161,7 +163,7 @@ t.test('grace (staff) launches it: the same line item is found, with ada\'s resu
   t.notOk('put_grade' in record.steps, 'staff post no grade of their own')
   t.match(step(record, 'find_or_create_lineitem'), { ok: true, value: { id: lineItemId } }, 'found by its tag, not created again')
   t.match(step(record, 'get_grades'), { ok: true, value: [{ userId: adaSub, resultScore: 8, resultMaximum: 10 }] })
-  t.equal((step(record, 'get_lineitems').value as unknown[]).length, 1, 'still one line item')
+  t.equal((step(record, 'get_lineitems').value as unknown[]).length, 2, 'still the same two line items')
   t.equal((step(record, 'get_members').value as unknown[]).length, 3)
 })
 

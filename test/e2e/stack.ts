@@ -149,6 +149,12 @@ export interface Stack {
   toolsFile: string
   /** GET /v1/launches/:id at the broker, with the service token. */
   brokerLaunch: (id: string) => Promise<BrokerLaunchRecord>
+  /**
+   * Stops one service and starts it again with the same environment (same
+   * keys, Redis prefix and port): what survives a restart is what it keeps
+   * in Redis. A process the test already stopped is just started.
+   */
+  restart: (service: 'platform' | 'tool-auth') => Promise<ManagedProcess>
   stop: () => Promise<void>
 }
 
@@ -239,7 +245,7 @@ export async function startStack (t: Teardown, plan: StackPlan, options: StackOp
       ...options.env?.broker
     }, plan.brokerUrl)
   }
-  const platform = await start('platform', {
+  const platformEnv: NodeJS.ProcessEnv = {
     ...common('platform', plan.platformPort, plan.platformUrl),
     PLATFORM_ISSUER: plan.platformUrl,
     PLATFORM_NAME: 'ltilaunch e2e platform',
@@ -251,7 +257,8 @@ export async function startStack (t: Teardown, plan: StackPlan, options: StackOp
     PLATFORM_API_KEYS: `sha256:${createHash('sha256').update(secret()).digest('hex')}`,
     PLATFORM_KEY_DIR: path.join(plan.workDir, 'platform'),
     ...options.env?.platform
-  }, plan.platformUrl)
+  }
+  const platform = await start('platform', platformEnv, plan.platformUrl)
   let toolAuthEnv: NodeJS.ProcessEnv | undefined
   if (ourTool) {
     toolAuthEnv = {
@@ -279,9 +286,9 @@ export async function startStack (t: Teardown, plan: StackPlan, options: StackOp
     toolAuth = await start('tool-auth', toolAuthEnv, plan.toolAuthUrl)
   }
   const stop = async (): Promise<void> => {
-    for (const proc of [toolAuth, platform, broker]) await proc?.stop()
+    for (const proc of [stack.toolAuth, stack.platform, broker]) await proc?.stop()
   }
-  return {
+  const stack: Stack = {
     plan,
     platform,
     ...(toolAuth ? { toolAuth } : {}),
@@ -296,8 +303,20 @@ export async function startStack (t: Teardown, plan: StackPlan, options: StackOp
       if (reply.status !== 200) throw new Error(`GET /v1/launches/${id}: ${reply.status} ${await reply.text()}`)
       return await reply.json() as BrokerLaunchRecord
     },
+    restart: async (service) => {
+      if (service === 'platform') {
+        await stack.platform.stop()
+        stack.platform = await start('platform', platformEnv, plan.platformUrl)
+        return stack.platform
+      }
+      if (toolAuthEnv === undefined) throw new Error('this stack has no tool-auth')
+      await stack.toolAuth?.stop()
+      stack.toolAuth = await start('tool-auth', toolAuthEnv, plan.toolAuthUrl)
+      return stack.toolAuth
+    },
     stop
   }
+  return stack
 }
 
 /**
