@@ -118,3 +118,11 @@ c.DockerSpawner.volumes = {"jupyterhub-{username}-{servername}": "/home/jovyan/w
 # The first start of a large image includes its pull.
 c.Spawner.start_timeout = int(setting("SPAWN_START_TIMEOUT", "600"))
 c.Spawner.http_timeout = 120
+# Where notebooks post grades (pip install ltilaunch-scores from
+# clients/python reads it; the server's own JUPYTERHUB_API_TOKEN is its
+# credential): tool-auth's scores API, as the user servers reach it.
+c.Spawner.environment = {
+    "LTILAUNCH_SCORES_URL": setting(
+        "LTILAUNCH_SCORES_URL", setting("OAUTH_TOKEN_URL").replace("/oauth2/token", "/scores")
+    ),
+}

@@ -137,6 +137,10 @@ c.LocalImageSpawner.apply_user_options = refuse_unlisted_image
 c.LocalImageSpawner.allowed_images = [image.strip() for image in setting("ALLOWED_IMAGES").split(",") if image.strip()]
 c.LocalImageSpawner.home_dir_template = str(hub_dir / "home" / "{username}")
 c.Spawner.cmd = [setting("LTILAUNCH_SINGLEUSER")]
+# Where notebooks post grades (clients/python: ltilaunch-scores reads it):
+# tool-auth's scores API, beside its token endpoint.
+scores_url = os.environ.get("LTILAUNCH_SCORES_URL") or setting("OAUTH_TOKEN_URL").replace("/oauth2/token", "/scores")
+c.Spawner.environment = {"LTILAUNCH_SCORES_URL": scores_url}
 c.Spawner.default_url = "/lab"
 c.Spawner.ip = "127.0.0.1"
 # The broker's POST returns at once (202) and it follows the progress

@@ -4,6 +4,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { BrokerConfig } from './config.js'
 import imagePolicy from './plugins/image-policy.js'
 import launches from './plugins/launches.js'
+import rosters from './plugins/rosters.js'
 import serviceAuth from './plugins/service-auth.js'
 import spawnDriver from './plugins/spawn-driver.js'
 import workQueue from './plugins/work-queue.js'
@@ -11,6 +12,7 @@ import worker from './plugins/worker.js'
 import launchPages from './routes/launches/page.js'
 import imagesApi from './routes/v1/images.js'
 import launchesApi from './routes/v1/launches.js'
+import rostersApi from './routes/v1/rosters.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -41,9 +43,11 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   await fastify.register(workQueue)
   await fastify.register(spawnDriver)
   await fastify.register(worker)
+  await fastify.register(rosters)
 
   await fastify.register(launchesApi)
   await fastify.register(imagesApi)
+  await fastify.register(rostersApi)
   await fastify.register(launchPages)
 }
 

@@ -41,3 +41,27 @@ export const QueueUnavailable = createError<[string]>(
   'The launch queue is not answering (%s). Try again in a few seconds.',
   503
 )
+
+export const RosterNeedsHub = createError(
+  'BROKER_ROSTER_NEEDS_HUB',
+  'Rosters are applied to a real hub: this broker runs SPAWN_DRIVER=dry-run. Set HUB_URL and HUB_API_TOKEN.',
+  409
+)
+
+export const RosterHubRefused = createError<[string]>(
+  'BROKER_ROSTER_HUB_REFUSED',
+  '%s. The broker\'s hub token needs the scopes admin:users and admin:groups (or list:users, read:groups, admin:groups); see the operator guide.',
+  502
+)
+
+export const RosterHubUnavailable = createError<[string]>(
+  'BROKER_ROSTER_HUB_UNAVAILABLE',
+  'The hub did not answer (%s). The roster was not applied in full; send it again (it is idempotent).',
+  503
+)
+
+export const RosterUsernameRefused = createError<[string, string]>(
+  'BROKER_ROSTER_USERNAME_REFUSED',
+  'The roster names %s, which JupyterHub would refuse: %s.',
+  400
+)

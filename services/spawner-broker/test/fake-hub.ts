@@ -216,6 +216,21 @@ export class FakeHub {
       return this.#userModel(user)
     })
 
+    // Several users at once, as JupyterHub's POST /users: those it has are skipped; 409 when it has them all.
+    app.post('/hub/api/users', async (request, reply) => {
+      const names = (request.body as { usernames?: string[] } | undefined)?.usernames ?? []
+      const fresh = [...new Set(names)].filter((name) => !this.users.has(name))
+      if (fresh.length === 0) return await error(reply, 409, `All ${names.length} users already exist`)
+      return await reply.code(201).send(fresh.map((name) => this.#userModel(this.addUser(name))))
+    })
+
+    app.get('/hub/api/groups/:group', async (request, reply) => {
+      const name = (request.params as P).group as string
+      const group = this.groups.get(name)
+      if (!group) return await error(reply, 404, `No such group: ${name}`)
+      return { kind: 'group', name, users: [...group].sort() }
+    })
+
     app.post('/hub/api/groups/:group', async (request, reply) => {
       const name = (request.params as P).group as string
       if (this.groups.has(name)) return await error(reply, 409, `Group ${name} already exists`)
@@ -227,6 +242,8 @@ export class FakeHub {
       const name = (request.params as P).group as string
       const group = this.groups.get(name)
       if (!group) return await error(reply, 404, `No such group: ${name}`)
+      const unknown = (request.body as { users: string[] }).users.find((userName) => !this.users.has(userName))
+      if (unknown !== undefined) return await error(reply, 400, `No such user: ${unknown}`)
       for (const userName of (request.body as { users: string[] }).users) {
         group.add(userName)
         this.users.get(userName)?.groups.add(name)

@@ -4,10 +4,12 @@ import rateLimit from '@fastify/rate-limit'
 import { RedisStore, serviceKit, type Store } from '@ltilaunch/service-kit'
 import type { FastifyPluginAsync } from 'fastify'
 import type { ToolAuthConfig } from './config.js'
+import type { PlatformTokenSource } from './lib/rosters/sync.js'
 import brokerPlugin from './plugins/broker.js'
 import jwksPlugin from './plugins/jwks.js'
 import oauthPlugin from './plugins/oauth.js'
 import platformsPlugin from './plugins/platforms.js'
+import rostersPlugin from './plugins/rosters.js'
 import sessionsPlugin from './plugins/sessions.js'
 import toolKeysPlugin from './plugins/tool-keys.js'
 import callbackRoutes from './routes/lti13/callback.js'
@@ -31,6 +33,13 @@ export interface AppOptions {
   config: ToolAuthConfig
   /** A ready store (tests); otherwise the kit builds one from the config. */
   store?: Store
+  /** Platform access tokens for the roster sync (NRPS). */
+  platformTokens?: PlatformTokenSource
+}
+
+/** Until a platform token client is configured, a roster sync fails with this, recorded in its outcome. */
+const noPlatformTokens: PlatformTokenSource = async () => {
+  throw Object.assign(new Error('no platform token client is configured, so the roster cannot be read'), { code: 'TOOL_AUTH_ROSTER_NO_TOKEN' })
 }
 
 /** The tool-auth service as a plugin: the kit first, then plugins/, then routes/. */
@@ -62,6 +71,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   await fastify.register(brokerPlugin)
   await fastify.register(sessionsPlugin)
   await fastify.register(oauthPlugin)
+  await fastify.register(rostersPlugin, { token: options.platformTokens ?? noPlatformTokens })
 
   await fastify.register(loginRoutes)
   await fastify.register(callbackRoutes)

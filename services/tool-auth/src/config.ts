@@ -20,7 +20,7 @@ export const ToolAuthConfigSchema = Type.Object({
   authorize_url: Type.Optional(Type.String({ pattern: '^https?://', description: "the platform's OIDC authorization endpoint" })),
   jwks_endpoint: Type.Optional(Type.String({ pattern: '^https?://', description: "the platform's JWKS URL" })),
   deployment_ids: Type.Optional(Type.String({ description: 'comma list of accepted deployment ids (empty: any)' })),
-  PLATFORMS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'JSON or YAML file listing platforms [{issuer, client_ids, authorize_url, jwks_endpoint, deployment_ids?, username_key?, username_prefix?, username_suffix?, admin_roles?}]' })),
+  PLATFORMS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'JSON or YAML file listing platforms [{issuer, client_ids, authorize_url, jwks_endpoint, deployment_ids?, username_key?, username_prefix?, username_suffix?, admin_roles?, roster_sync?}]' })),
   USERNAME_PREFIX: Type.String({ default: '', maxLength: 64, description: 'text put before every username (and course group) from the platform set by issuer/client_id/...' }),
   USERNAME_SUFFIX: Type.String({ default: '', maxLength: 64, description: 'text put after every username (and course group) from the platform set by issuer/client_id/...' }),
 
@@ -42,6 +42,14 @@ export const ToolAuthConfigSchema = Type.Object({
   BROKER_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'the spawner-broker (without it, launches only sign the user in)' })),
   BROKER_SERVICE_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'bearer token for the broker' })),
   BROKER_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 5000, description: 'how long a broker call may take' }),
+
+  // Rosters (NRPS): off unless asked for, globally or per platform (roster_sync in PLATFORMS_FILE).
+  ROSTER_SYNC: Type.Boolean({ default: false, description: "read each course's roster with NRPS on a staff launch (and on demand), and have the broker create the hub users and course groups" }),
+  ROSTER_SYNC_INTERVAL: Type.Integer({ minimum: 60, maximum: 604800, default: 900, description: 'seconds during which a course is not synced again after a sync began' }),
+  ROSTER_SYNC_TIMEOUT: Type.Integer({ minimum: 10, maximum: 7200, default: 600, description: "seconds a sync may run; the course's lock expires then, should the replica running it die" }),
+  ROSTER_MAX_PAGES: Type.Integer({ minimum: 1, maximum: 10000, default: 200, description: 'most NRPS pages read in one sync' }),
+  NRPS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120000, default: 15000, description: "how long one request of the platform's memberships service may take" }),
+  ROSTER_BROKER_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 120000, description: 'how long the broker may take to apply one roster batch to the hub' }),
 
   HUB_URL: Type.Optional(Type.String({ pattern: '^https?://', description: "the hub's public URL, linked from the page a launch without a spawn lands on" })),
   OAUTH_CLIENTS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'JSON file of OAuth clients [{client_id, client_secret, redirect_uris}]' })),
@@ -88,6 +96,8 @@ export interface Platform {
   namespace: NameSpace
   /** Roles that make a hub admin; empty means no LTI role does. */
   adminRoles: string[]
+  /** Whether this platform's course rosters are synced (roster_sync); unset: ROSTER_SYNC decides. */
+  rosterSync?: boolean
 }
 
 /** An OAuth client of this authorization server (the hub). */
@@ -217,8 +227,11 @@ export function checkPlatform (raw: unknown, where: string, problems: string[], 
     prefix: namespacePart(entry.username_prefix, 'username_prefix', where, problems),
     suffix: namespacePart(entry.username_suffix, 'username_suffix', where, problems)
   }
+  const rosterSync = booleanSetting(entry.roster_sync)
+  if (rosterSync === null) problems.push(`${where}: roster_sync must be true or false`)
   if (problems.length > before) return undefined
   return {
+    ...(typeof rosterSync === 'boolean' ? { rosterSync } : {}),
     issuer,
     clientIds: clientIds ?? [],
     authorizeUrl: entry.authorize_url as string,
@@ -228,6 +241,14 @@ export function checkPlatform (raw: unknown, where: string, problems: string[], 
     namespace,
     adminRoles: adminRoles ?? []
   }
+}
+
+/** A yes/no setting of a platforms file: a boolean or "true"/"false"; undefined when absent, null when neither. */
+function booleanSetting (value: unknown): boolean | undefined | null {
+  if (value === undefined || value === null) return undefined
+  if (typeof value === 'boolean') return value
+  if (typeof value === 'string' && /^(true|false)$/i.test(value.trim())) return value.trim().toLowerCase() === 'true'
+  return null
 }
 
 /** Describes a namespace for a message: `"canvas-" … ""`, or "no namespace". */

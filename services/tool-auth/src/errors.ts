@@ -120,3 +120,22 @@ export const RegistrationRefused = createError<[string]>('TOOL_AUTH_REGISTRATION
   'The platform did not accept the tool\'s registration (%s). Nothing was stored; start the registration again from the platform (its registration token may have expired).', 422)
 export const RegistrationNamespaceTaken = createError<[string, string]>('TOOL_AUTH_REGISTRATION_NAMESPACE_TAKEN',
   'The usernames of this platform could be the same as those of the platform "%s" (%s), so one person of each could share a hub account. Choose another text before (or after) every username, then confirm again; nothing was registered.', 409)
+
+// Rosters (NRPS). These are recorded in a sync's outcome and printed by the
+// operator's command; the 5xx ones keep their message there (the kit hides it only in replies).
+export const RosterSyncOff = createError<[string]>('TOOL_AUTH_ROSTER_SYNC_OFF',
+  'Roster sync is off for the platform %s. Set ROSTER_SYNC=true, or roster_sync: true in its PLATFORMS_FILE entry.', 409)
+export const RosterCourseUnknown = createError('TOOL_AUTH_ROSTER_COURSE_UNKNOWN',
+  'No launch from this course has told the tool where its roster is (the NRPS claim). Launch the tool once from the course, then sync again.', 404)
+export const RosterSyncBusy = createError<[string, number]>('TOOL_AUTH_ROSTER_SYNC_BUSY',
+  'This course\'s roster %s; try again in %s seconds.', 429)
+export const RosterPlatformRefused = createError<[string]>('TOOL_AUTH_ROSTER_PLATFORM_REFUSED',
+  'The platform refused to give the course roster: %s. Check that the tool\'s registration on the platform has the Names and Role Provisioning service enabled.', 502)
+export const RosterPlatformUnavailable = createError<[string]>('TOOL_AUTH_ROSTER_PLATFORM_UNAVAILABLE',
+  'The platform did not give the course roster: %s. The next sync tries again.', 503)
+export const RosterPlatformInvalid = createError<[string]>('TOOL_AUTH_ROSTER_PLATFORM_INVALID',
+  'The platform\'s course roster cannot be read: %s.', 502)
+export const RosterBrokerRefused = createError<[string]>('TOOL_AUTH_ROSTER_BROKER_REFUSED',
+  'The broker did not apply the roster (%s); the broker\'s log says why.', 502)
+export const RosterBrokerUnavailable = createError<[string]>('TOOL_AUTH_ROSTER_BROKER_UNAVAILABLE',
+  'The broker or its hub could not be reached to apply the roster (%s). The next sync tries again.', 503)

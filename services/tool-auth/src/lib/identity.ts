@@ -58,7 +58,12 @@ export function bindUsername (identity: LaunchIdentity): StoreOperation {
   return { op: 'bind', key: bindingKey(identity.username), owner: ownerOf(identity) }
 }
 
+/** Whether the username is bound to this identity's (issuer, sub), by the owner its binding returned. */
+export function ownsUsername (identity: Pick<LaunchIdentity, 'issuer' | 'sub'>, boundOwner: unknown): boolean {
+  return boundOwner === ownerOf(identity)
+}
+
 /** Refuses the launch when its username was bound to another (issuer, sub) first. */
 export function assertUsernameOwner (identity: LaunchIdentity, boundOwner: unknown): void {
-  if (boundOwner !== ownerOf(identity)) throw new UsernameTaken(identity.username.length > SHOWN ? `${identity.username.slice(0, SHOWN)}…` : identity.username)
+  if (!ownsUsername(identity, boundOwner)) throw new UsernameTaken(identity.username.length > SHOWN ? `${identity.username.slice(0, SHOWN)}…` : identity.username)
 }

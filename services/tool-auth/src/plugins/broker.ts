@@ -1,7 +1,7 @@
-import type { PendingLaunchRequest } from '@ltilaunch/claims'
+import type { PendingLaunchRequest, RosterReply, RosterRequest } from '@ltilaunch/claims'
 import { JsonClient, type JsonReply } from '@ltilaunch/service-kit'
 import fp from 'fastify-plugin'
-import { BrokerRefused, BrokerUnavailable, ImageRefused } from '../errors.js'
+import { BrokerRefused, BrokerUnavailable, ImageRefused, RosterBrokerRefused, RosterBrokerUnavailable } from '../errors.js'
 
 /** The broker's reply to POST /v1/launches (201 new, 200 same idempotency key). */
 export interface BrokerLaunch {
@@ -38,6 +38,12 @@ export interface Broker {
    * Throws TOOL_AUTH_BROKER_UNAVAILABLE (503) or TOOL_AUTH_BROKER_REFUSED (502).
    */
   listImages: () => Promise<BrokerImage[]>
+  /**
+   * Hands a course roster to the broker (POST /v1/rosters, idempotent), with
+   * ROSTER_BROKER_TIMEOUT_MS. Throws TOOL_AUTH_ROSTER_BROKER_UNAVAILABLE
+   * (503) or TOOL_AUTH_ROSTER_BROKER_REFUSED (502), with the broker's code.
+   */
+  applyRoster: (roster: RosterRequest) => Promise<RosterReply>
 }
 
 declare module 'fastify' {
@@ -59,7 +65,14 @@ export default fp(async function brokerPlugin (fastify) {
   const client = BROKER_URL === undefined
     ? undefined
     : new JsonClient(BROKER_URL, { timeoutMs: BROKER_TIMEOUT_MS, headers: { authorization: `Bearer ${BROKER_SERVICE_TOKEN ?? ''}` } })
-  fastify.addHook('onClose', async () => { client?.close() })
+  // Rosters get their own sockets and a longer limit: a large course is many hub requests.
+  const rosterClient = BROKER_URL === undefined
+    ? undefined
+    : new JsonClient(BROKER_URL, { timeoutMs: fastify.config.ROSTER_BROKER_TIMEOUT_MS, maxSockets: 4, headers: { authorization: `Bearer ${BROKER_SERVICE_TOKEN ?? ''}` } })
+  fastify.addHook('onClose', async () => {
+    client?.close()
+    rosterClient?.close()
+  })
 
   /** One POST; undefined when the broker could not be reached or timed out. */
   async function post (launch: PendingLaunchRequest, idempotencyKey: string): Promise<JsonReply | undefined> {
@@ -128,5 +141,20 @@ export default fp(async function brokerPlugin (fastify) {
     throw new BrokerRefused(`${response.status} ${typeof body.code === 'string' ? body.code : ''}`.trim())
   }
 
-  fastify.decorate('broker', { configured: client !== undefined, createLaunch, listImages })
+  async function applyRoster (roster: RosterRequest): Promise<RosterReply> {
+    if (rosterClient === undefined) throw new Error('no broker is configured')
+    let response: JsonReply
+    try {
+      response = await rosterClient.request('POST', 'v1/rosters', { body: roster })
+    } catch (err) {
+      throw new RosterBrokerUnavailable((err as Error).message)
+    }
+    const body = typeof response.body === 'object' && response.body !== null ? response.body as Record<string, unknown> : {}
+    if (response.status === 200 && typeof body.group === 'string') return body as unknown as RosterReply
+    const reason = `${response.status} ${typeof body.code === 'string' ? body.code : ''}`.trim()
+    if (response.status >= 500 || response.status === 429) throw new RosterBrokerUnavailable(reason)
+    throw new RosterBrokerRefused(reason)
+  }
+
+  fastify.decorate('broker', { configured: client !== undefined, createLaunch, listImages, applyRoster })
 }, { name: 'tool-auth-broker' })

@@ -5,13 +5,15 @@ export interface FakeBroker {
   url: string
   /** Every POST /v1/launches received. */
   calls: Array<{ headers: Record<string, unknown>, body: Record<string, unknown> }>
-  mode: 'ok' | 'refuse-image' | 'error' | 'flaky' | 'unauthorized'
+  mode: 'ok' | 'refuse-image' | 'error' | 'flaky' | 'unauthorized' | 'roster-error'
+  /** Every POST /v1/rosters received (its body). */
+  rosters: Array<{ course: { id: string }, namespace?: { prefix: string, suffix: string }, members: Array<{ username: string, role: string, active: boolean }> }>
 }
 
 /** A fake spawner-broker: records launches and answers as the broker API contract says. */
 export async function startBroker (t: Test): Promise<FakeBroker> {
   const server = Fastify()
-  const broker: FakeBroker = { url: '', calls: [], mode: 'ok' }
+  const broker: FakeBroker = { url: '', calls: [], mode: 'ok', rosters: [] }
   const launches = new Map<string, string>()
   server.post('/v1/launches', async (request, reply) => {
     broker.calls.push({ headers: request.headers, body: request.body as Record<string, unknown> })
@@ -40,6 +42,19 @@ export async function startBroker (t: Test): Promise<FakeBroker> {
       progressUrl: `${broker.url}/launches/${id}`,
       statusUrl: `${broker.url}/v1/launches/${id}`
     })
+  })
+  // Rosters: recorded, and counted as a hub that had nobody yet would count them.
+  server.post('/v1/rosters', async (request, reply) => {
+    if (request.headers.authorization !== 'Bearer test-broker-token-0123456789') {
+      return await reply.code(401).send({ statusCode: 401, code: 'BROKER_UNAUTHORIZED', message: 'bad token' })
+    }
+    if (broker.mode === 'error' || broker.mode === 'roster-error') return await reply.code(503).send({ statusCode: 503, code: 'BROKER_ROSTER_HUB_UNAVAILABLE', message: 'down' })
+    const roster = request.body as FakeBroker['rosters'][number]
+    broker.rosters.push(roster)
+    const active = roster.members.filter((m) => m.active).length
+    const prefix = roster.namespace?.prefix ?? ''
+    const suffix = roster.namespace?.suffix ?? ''
+    return { group: `course:${prefix}${roster.course.id}${suffix}`, created: active, grouped: active, unchanged: 0, removed: 0, inactive: roster.members.length - active }
   })
   // The policy's images, as the real broker lists them (aliases as references).
   server.get('/v1/images', async (request, reply) => {
