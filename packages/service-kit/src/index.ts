@@ -23,3 +23,4 @@ export {
   type Store,
   type StoreOperation
 } from './store/index.js'
+export { consumerName, createWorkQueue, jsonCodec, MemoryQueue, RedisStreamQueue, type PayloadCodec, type QueueEntry, type RedisStreamQueueOptions, type WorkQueue } from './queue/index.js'

@@ -3,8 +3,8 @@ import { testRedisUrl } from '@ltilaunch/service-kit/testing'
 import t, { type Test } from 'tap'
 import { SpawnFailed, type SpawnContext, type SpawnDriver, type SpawnResult } from '../src/drivers/driver.js'
 import { LaunchRepository, MAX_PROGRESS, type StoredLaunch } from '../src/launches/records.js'
-import type { WorkQueue } from '../src/queue/queue.js'
-import { RedisStreamQueue } from '../src/queue/redis-stream.js'
+import { spawnJobCodec, type SpawnQueue } from '../src/queue/spawn-job.js'
+import { RedisStreamQueue } from '@ltilaunch/service-kit'
 import { Worker } from '../src/worker/worker.js'
 import { fakeHubForTest } from './fake-hub.js'
 import { build, getLaunch, launchRequest, postLaunch, waitForLaunch, type App } from './helper.js'
@@ -34,9 +34,9 @@ t.test('a second queue entry for a finished launch, or one of an older attempt, 
   await waitForLaunch(app, id)
   t.equal(hub.starts.length, 1)
   const callsBefore = hub.calls.length
-  await app.workQueue.enqueue(id, 1)
-  await app.workQueue.enqueue(id, 0)
-  await app.workQueue.enqueue('NoSuchLaunchAAAAAAAAAAAA', 1)
+  await app.workQueue.enqueue({ launchId: id, attempt: 1 })
+  await app.workQueue.enqueue({ launchId: id, attempt: 0 })
+  await app.workQueue.enqueue({ launchId: 'NoSuchLaunchAAAAAAAAAAAA', attempt: 1 })
   for (let i = 0; i < 40 && (await pendingEntries(app)) > 0; i++) await sleep(25)
   await sleep(100)
   t.equal(await pendingEntries(app), 0, 'all three were acknowledged')
@@ -65,7 +65,7 @@ t.test('a launch leased by a live worker elsewhere is left to it, and taken over
   const id = res.json().id
   // Another broker on the same stream holds the lease: its worker is alive and on it.
   const store = app.store as RedisStore
-  const other = new RedisStreamQueue({ settings: { REDIS_URL: testRedisUrl() }, prefix: store.prefix, stream: 'launches', group: 'spawners', claimIdleMs: 400 })
+  const other = new RedisStreamQueue({ settings: { REDIS_URL: testRedisUrl() }, prefix: store.prefix, stream: 'launches', group: 'spawners', claimIdleMs: 400, codec: spawnJobCodec })
   t.teardown(async () => await other.close())
   await other.connect()
   t.ok(await other.acquireLease(id, 10_000))
@@ -134,7 +134,7 @@ t.test('a failed acknowledgement does not turn a ready launch into a failed one'
   const res = await postLaunch(app, launchRequest())
   const queue = app.workQueue
   const counter = { acks: 0 }
-  const flaky: WorkQueue = {
+  const flaky: SpawnQueue = {
     kind: queue.kind,
     consumer: queue.consumer,
     enqueue: queue.enqueue.bind(queue),

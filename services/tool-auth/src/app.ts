@@ -8,6 +8,7 @@ import type { PlatformTokenSource } from './lib/rosters/sync.js'
 import brokerPlugin from './plugins/broker.js'
 import jwksPlugin from './plugins/jwks.js'
 import oauthPlugin from './plugins/oauth.js'
+import platformServicesPlugin from './plugins/platform-services.js'
 import platformsPlugin from './plugins/platforms.js'
 import rostersPlugin from './plugins/rosters.js'
 import sessionsPlugin from './plugins/sessions.js'
@@ -68,6 +69,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   await fastify.register(platformsPlugin)
   await fastify.register(jwksPlugin)
   await fastify.register(toolKeysPlugin)
+  await fastify.register(platformServicesPlugin)
   await fastify.register(brokerPlugin)
   await fastify.register(sessionsPlugin)
   await fastify.register(oauthPlugin)

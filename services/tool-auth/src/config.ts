@@ -20,7 +20,10 @@ export const ToolAuthConfigSchema = Type.Object({
   authorize_url: Type.Optional(Type.String({ pattern: '^https?://', description: "the platform's OIDC authorization endpoint" })),
   jwks_endpoint: Type.Optional(Type.String({ pattern: '^https?://', description: "the platform's JWKS URL" })),
   deployment_ids: Type.Optional(Type.String({ description: 'comma list of accepted deployment ids (empty: any)' })),
-  PLATFORMS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'JSON or YAML file listing platforms [{issuer, client_ids, authorize_url, jwks_endpoint, deployment_ids?, username_key?, username_prefix?, username_suffix?, admin_roles?, roster_sync?}]' })),
+  token_url: Type.Optional(Type.String({ pattern: '^https?://', description: "the platform's OAuth2 token URL (grades and rosters: LTI Advantage services)" })),
+  token_audience: Type.Optional(Type.String({ minLength: 1, description: "the aud of the tool's client assertion, where the platform wants another than token_url (Brightspace)" })),
+  service_hosts: Type.Optional(Type.String({ description: "comma list of further hosts the platform's service URLs (line items, memberships) may be on (host, host:port or *.domain)" })),
+  PLATFORMS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'JSON or YAML file listing platforms [{issuer, client_ids, authorize_url, jwks_endpoint, token_url?, token_audience?, service_hosts?, deployment_ids?, username_key?, username_prefix?, username_suffix?, admin_roles?, roster_sync?}]' })),
   USERNAME_PREFIX: Type.String({ default: '', maxLength: 64, description: 'text put before every username (and course group) from the platform set by issuer/client_id/...' }),
   USERNAME_SUFFIX: Type.String({ default: '', maxLength: 64, description: 'text put after every username (and course group) from the platform set by issuer/client_id/...' }),
 
@@ -77,7 +80,19 @@ export const ToolAuthConfigSchema = Type.Object({
   REGISTRATION_SECRET: Type.Optional(Type.String({ minLength: 16, description: 'an operator secret that authorizes a registration on the confirmation page (without it, only one-time links do)' })),
   REGISTRATION_LINK_TTL: Type.Integer({ minimum: 60, maximum: 2592000, default: 604800, description: 'seconds a one-time registration link lasts' }),
   REGISTRATION_SHARED_ISSUERS: Type.Optional(Type.String({ description: 'comma list of issuers that may register from a configuration on another host (Canvas cloud: https://canvas.instructure.com)' })),
-  REGISTRATION_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 10000, description: "how long a call to a registering platform's configuration or registration endpoint may take" })
+  REGISTRATION_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 10000, description: "how long a call to a registering platform's configuration or registration endpoint may take" }),
+
+  // LTI Advantage services (grades from notebooks).
+  PLATFORM_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 10000, description: "how long a call to a platform's token, line item or score endpoint may take" }),
+  LAUNCH_SERVICES_TTL: Type.Integer({ minimum: 3600, default: 2592000, description: "seconds a launch's grade and roster endpoints are kept (per user and course, renewed by each launch)" }),
+  HUB_API_URL: Type.Optional(Type.String({ pattern: '^https?://', description: "the hub's REST API (http://hub:8081/hub/api), where a notebook's token is checked; without it the scores API is off" })),
+  HUB_TOKEN_CACHE_SECONDS: Type.Integer({ minimum: 0, maximum: 600, default: 60, description: "seconds the hub's answer for a notebook token is cached (by its hash)" }),
+  SCORE_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 50, default: 8, description: 'times a score is tried at the platform before it is failed' }),
+  SCORE_RETRY_BASE_MS: Type.Integer({ minimum: 0, default: 15000, description: 'the first retry delay of a score; each next one doubles, up to SCORE_RETRY_MAX_MS' }),
+  SCORE_RETRY_MAX_MS: Type.Integer({ minimum: 0, default: 600000, description: 'the longest retry delay of a score' }),
+  SCORE_CLAIM_IDLE_MS: Type.Integer({ minimum: 200, default: 15000, description: "a stopped replica's queued scores are taken up by another after this long; also the shortest retry delay" }),
+  SCORE_WORKER_CONCURRENCY: Type.Integer({ minimum: 0, maximum: 256, default: 4, description: 'scores posted at once by each replica (0: this replica posts none)' }),
+  SCORE_RECORD_TTL: Type.Integer({ minimum: 3600, default: 1209600, description: "seconds a score's state (GET /scores/:id) is kept" })
 })
 
 export type ToolAuthEnv = Static<typeof ToolAuthConfigSchema>
@@ -98,6 +113,16 @@ export interface Platform {
   adminRoles: string[]
   /** Whether this platform's course rosters are synced (roster_sync); unset: ROSTER_SYNC decides. */
   rosterSync?: boolean
+  /** The platform's OAuth2 token URL (LTI Advantage services); absent: the tool calls none. */
+  tokenUrl?: string
+  /** The client assertion's aud where it is not the token URL. */
+  tokenAudience?: string
+  /**
+   * Lower-cased hosts (host[:port], or *.domain) the platform's service URLs
+   * may be on, besides those of its issuer and endpoints: a launch may only
+   * send the tool (and its token) to URLs its platform vouches for.
+   */
+  serviceHosts: string[]
 }
 
 /** An OAuth client of this authorization server (the hub). */
@@ -223,6 +248,12 @@ export function checkPlatform (raw: unknown, where: string, problems: string[], 
   if (typeof usernameKey !== 'string') problems.push(`${where}: username_key must be a claim name`)
   const adminRoles = entry.admin_roles === undefined ? defaults.adminRoles : stringList(entry.admin_roles)
   if (adminRoles === undefined) problems.push(`${where}: admin_roles must be a list of roles`)
+  const tokenUrl = entry.token_url ?? entry.token_endpoint
+  if (tokenUrl !== undefined && tokenUrl !== null && tokenUrl !== '' && !isHttpUrl(tokenUrl)) problems.push(`${where}: token_url must be an http(s) URL`)
+  const tokenAudience = entry.token_audience
+  if (tokenAudience !== undefined && tokenAudience !== null && (typeof tokenAudience !== 'string' || tokenAudience === '')) problems.push(`${where}: token_audience must be text`)
+  const serviceHosts = stringList(entry.service_hosts)
+  if (serviceHosts === undefined || serviceHosts.some((host) => !/^(\*\.)?[a-z0-9.-]+(:\d+)?$/i.test(host))) problems.push(`${where}: service_hosts must list hosts (host, host:port or *.domain)`)
   const namespace = {
     prefix: namespacePart(entry.username_prefix, 'username_prefix', where, problems),
     suffix: namespacePart(entry.username_suffix, 'username_suffix', where, problems)
@@ -239,7 +270,10 @@ export function checkPlatform (raw: unknown, where: string, problems: string[], 
     deploymentIds: deploymentIds ?? [],
     usernameKey: usernameKey as string,
     namespace,
-    adminRoles: adminRoles ?? []
+    adminRoles: adminRoles ?? [],
+    ...(isHttpUrl(tokenUrl) ? { tokenUrl } : {}),
+    ...(typeof tokenAudience === 'string' && tokenAudience !== '' ? { tokenAudience } : {}),
+    serviceHosts: (serviceHosts ?? []).map((host) => host.toLowerCase())
   }
 }
 
@@ -316,6 +350,9 @@ function readPlatforms (env: ToolAuthEnv, problems: string[], registerByUrl: boo
       authorize_url: env.authorize_url,
       jwks_endpoint: env.jwks_endpoint,
       deployment_ids: env.deployment_ids,
+      token_url: env.token_url,
+      token_audience: env.token_audience,
+      service_hosts: env.service_hosts,
       username_prefix: env.USERNAME_PREFIX,
       username_suffix: env.USERNAME_SUFFIX
     }, 'issuer/client_id/authorize_url/jwks_endpoint', problems, defaults)

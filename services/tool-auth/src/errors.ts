@@ -139,3 +139,39 @@ export const RosterBrokerRefused = createError<[string]>('TOOL_AUTH_ROSTER_BROKE
   'The broker did not apply the roster (%s); the broker\'s log says why.', 502)
 export const RosterBrokerUnavailable = createError<[string]>('TOOL_AUTH_ROSTER_BROKER_UNAVAILABLE',
   'The broker or its hub could not be reached to apply the roster (%s). The next sync tries again.', 503)
+
+// LTI Advantage services: platform tokens and the scores API for notebooks.
+// A platform's refusal is a 422 (not a 502): the kit hides the message of a
+// 5xx, and the operator must read the platform's own error.
+export const PlatformTokenRefused = createError<[string, string]>('TOOL_AUTH_PLATFORM_TOKEN_REFUSED',
+  'The platform "%s" refused the tool an access token for its grade and roster services: %s. Check the tool\'s registration there (client id, the tool\'s key set URL, the scopes granted) and token_url/token_audience here.', 422)
+export const PlatformServiceRefused = createError<[string]>('TOOL_AUTH_PLATFORM_SERVICE_REFUSED',
+  'The platform refused the request: %s.', 422)
+export const PlatformUnavailable = createError<[string]>('TOOL_AUTH_PLATFORM_UNAVAILABLE',
+  'The platform cannot be reached right now (%s). Try again shortly.', 503)
+export const PlatformServicesOff = createError<[string]>('TOOL_AUTH_PLATFORM_SERVICES_OFF',
+  'The platform "%s" has no token_url in the tool\'s configuration, so the tool cannot use its grade or roster services. Add the platform\'s token URL (token_url) to its registration.', 409)
+export const ScoresOff = createError('TOOL_AUTH_SCORES_OFF',
+  'The scores API is off: the tool has no HUB_API_URL to check a notebook\'s token with.', 404)
+export const HubTokenMissing = createError('TOOL_AUTH_HUB_TOKEN_MISSING',
+  'Send the notebook server\'s own token: Authorization: token <JUPYTERHUB_API_TOKEN>.', 401)
+export const HubTokenInvalid = createError('TOOL_AUTH_HUB_TOKEN_INVALID',
+  'The hub does not know this token (or it has expired). Send the running notebook server\'s JUPYTERHUB_API_TOKEN.', 401)
+export const HubUnavailable = createError<[string]>('TOOL_AUTH_HUB_UNAVAILABLE',
+  'The hub cannot check the token right now (%s). Try again shortly.', 503)
+export const ScoreNotFromServer = createError('TOOL_AUTH_SCORE_NOT_FROM_SERVER',
+  'This token belongs to no single notebook server of a user (a user\'s or service\'s own token). Send scores from the notebook server of the course, with its JUPYTERHUB_API_TOKEN.', 403)
+export const ScoreNoLaunch = createError<[string]>('TOOL_AUTH_SCORE_NO_LAUNCH',
+  'No launch of yours is known for this course (%s). Launch the tool from the course in the learning platform again, then send the score.', 403)
+export const ScoreCourseMismatch = createError<[string, string]>('TOOL_AUTH_SCORE_COURSE_MISMATCH',
+  'This notebook server belongs to the course %s, not %s. A server sends scores for its own course only.', 403)
+export const ScoreNotStaff = createError('TOOL_AUTH_SCORE_NOT_STAFF',
+  'Only the course\'s staff (by their role in the latest launch) may send a score for another user.', 403)
+export const ScoreUserUnknown = createError<[string]>('TOOL_AUTH_SCORE_USER_UNKNOWN',
+  'The user "%s" has no launch known to the tool in this course (from this platform). A score can be sent only for someone who has launched the tool from the course.', 403)
+export const ScoreInvalid = createError<[string]>('TOOL_AUTH_SCORE_INVALID',
+  'This score cannot be sent: %s.', 400)
+export const ScoreNoGradeService = createError<[string]>('TOOL_AUTH_SCORE_NO_GRADE_SERVICE',
+  'The course\'s launch offers no grade service for this score: %s. The platform must grant the tool Assignment and Grade Services (see the operator guide), and the learner must launch again.', 409)
+export const ScoreUnknown = createError('TOOL_AUTH_SCORE_UNKNOWN',
+  'No score of yours has this id (or its record has expired).', 404)

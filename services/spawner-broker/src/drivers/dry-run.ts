@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { BrokerConfig } from '../config.js'
 import type { StoredLaunch } from '../launches/records.js'
 import type { SpawnContext, SpawnDriver, SpawnResult } from './driver.js'
-import { courseGroupName } from './names.js'
+import { courseGroupName } from '@ltilaunch/claims'
 import { UserOptionsForm } from './user-options.js'
 
 /**

@@ -3,7 +3,7 @@ import type { BrokerConfig } from '../config.js'
 import type { StoredLaunch } from '../launches/records.js'
 import { SpawnFailed, type SpawnContext, type SpawnDriver, type SpawnResult } from './driver.js'
 import { HubClient, HubError } from './hub-client.js'
-import { courseGroupName, hubUrlSegment, variantServerName } from './names.js'
+import { courseGroupName, hubUrlSegment, variantServerName } from '@ltilaunch/claims'
 import { UserOptionsForm } from './user-options.js'
 
 /** The parts of the hub's user model the broker reads. */

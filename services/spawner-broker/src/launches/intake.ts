@@ -1,8 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { PendingLaunchRequest } from '@ltilaunch/claims'
+import { serverNameFor, type PendingLaunchRequest } from '@ltilaunch/claims'
 import type { FastifyInstance } from 'fastify'
-import { serverNameFor } from '../drivers/names.js'
 import { IdempotencyConflict, ImageNotAllowed, QueueUnavailable } from '../errors.js'
 import { ImageRefusal } from '../policy/image-policy.js'
 import { addProgress, type StoredLaunch } from './records.js'
@@ -145,7 +144,7 @@ function newLaunch (fastify: FastifyInstance, id: string, body: PendingLaunchReq
  */
 export async function enqueue (fastify: FastifyInstance, launch: StoredLaunch): Promise<void> {
   try {
-    await fastify.workQueue.enqueue(launch.id, launch.attempt)
+    await fastify.workQueue.enqueue({ launchId: launch.id, attempt: launch.attempt })
   } catch (err) {
     throw new QueueUnavailable((err as Error).message)
   }

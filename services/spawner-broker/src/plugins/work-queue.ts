@@ -1,42 +1,35 @@
-import { redisConfigured } from '@ltilaunch/service-kit'
+import { createWorkQueue } from '@ltilaunch/service-kit'
 import fp from 'fastify-plugin'
-import { MemoryQueue } from '../queue/memory.js'
-import type { WorkQueue } from '../queue/queue.js'
-import { RedisStreamQueue } from '../queue/redis-stream.js'
+import { spawnJobCodec, type SpawnQueue } from '../queue/spawn-job.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    workQueue: WorkQueue
+    workQueue: SpawnQueue
   }
 }
 
 /**
- * The work queue: a Redis Stream with a consumer group when Redis is
- * configured (its own connections, under the service's key prefix), the
- * in-process queue otherwise.
+ * The work queue (service-kit's): a Redis Stream with a consumer group when
+ * Redis is configured (its own connections, under the service's key prefix),
+ * the in-process queue otherwise.
  */
 export default fp(async function workQueuePlugin (fastify) {
   const config = fastify.config
-  let queue: WorkQueue
-  if (redisConfigured(config)) {
-    let lastWarning = 0
-    const redisQueue = new RedisStreamQueue({
-      settings: config,
-      prefix: config.REDIS_KEY_PREFIX ?? 'ltilaunch:spawner-broker:',
-      stream: config.QUEUE_STREAM,
-      group: config.QUEUE_GROUP,
-      claimIdleMs: config.QUEUE_CLAIM_IDLE_MS,
-      onError: (err) => {
-        if (Date.now() - lastWarning < 5000) return
-        lastWarning = Date.now()
-        fastify.log.warn({ err: err.message }, 'queue redis connection error')
-      }
-    })
-    await redisQueue.connect()
-    queue = redisQueue
-  } else {
-    queue = new MemoryQueue({ claimIdleMs: config.QUEUE_CLAIM_IDLE_MS })
-  }
+  let lastWarning = 0
+  const queue = await createWorkQueue({
+    settings: config,
+    prefix: config.REDIS_KEY_PREFIX ?? 'ltilaunch:spawner-broker:',
+    stream: config.QUEUE_STREAM,
+    group: config.QUEUE_GROUP,
+    claimIdleMs: config.QUEUE_CLAIM_IDLE_MS,
+    codec: spawnJobCodec,
+    connectionName: 'broker',
+    onError: (err) => {
+      if (Date.now() - lastWarning < 5000) return
+      lastWarning = Date.now()
+      fastify.log.warn({ err: err.message }, 'queue redis connection error')
+    }
+  })
   fastify.decorate('workQueue', queue)
   fastify.addReadinessCheck('queue', async () => await queue.ping())
   fastify.addHook('onClose', async () => await queue.close())

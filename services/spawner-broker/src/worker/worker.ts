@@ -2,10 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import { SpawnFailed, type SpawnDriver } from '../drivers/driver.js'
 import { addProgress, LaunchWriter, TERMINAL, type LaunchRepository, type StoredLaunch } from '../launches/records.js'
-import type { QueueEntry, WorkQueue } from '../queue/queue.js'
+import type { SpawnEntry, SpawnQueue } from '../queue/spawn-job.js'
 
 export interface WorkerOptions {
-  queue: WorkQueue
+  queue: SpawnQueue
   launches: LaunchRepository
   driver: SpawnDriver
   log: FastifyBaseLogger
@@ -26,7 +26,7 @@ class ShuttingDown extends Error {}
 /**
  * Takes launches off the queue and spawns them, WORKER_CONCURRENCY at a
  * time: new entries by a blocking read, and entries of dead consumers by
- * reclaiming them. See queue.ts for the rule that keeps two workers from
+ * reclaiming them. See service-kit's queue (queue.ts) for the rule that keeps two workers from
  * running one launch.
  */
 export class Worker {
@@ -90,7 +90,7 @@ export class Worker {
       try {
         const entries = await this.#options.queue.reclaim(this.#free)
         for (const entry of entries) {
-          this.#options.log.info({ launch: entry.launchId }, 'claimed a launch whose broker stopped answering')
+          this.#options.log.info({ launch: entry.payload.launchId }, 'claimed a launch whose broker stopped answering')
           this.#dispatch(entry)
         }
       } catch (err) {
@@ -103,39 +103,39 @@ export class Worker {
     await sleep(ms, undefined, { signal: this.#stopped.signal }).catch(() => {})
   }
 
-  #dispatch (entry: QueueEntry): void {
+  #dispatch (entry: SpawnEntry): void {
     // Our own entry, reclaimed while we still work on it: nothing to do.
     if (this.#jobs.has(entry.entryId)) return
     // Another entry of a launch this process is working on runs after it (and then finds it finished).
-    const before = [...this.#jobs.values()].filter((job) => job.launchId === entry.launchId).map((job) => job.done)
+    const before = [...this.#jobs.values()].filter((job) => job.launchId === entry.payload.launchId).map((job) => job.done)
     const abort = new AbortController()
     const done = Promise.allSettled(before)
       .then(async () => { if (!abort.signal.aborted) await this.#handle(entry, abort) })
-      .catch((err: unknown) => this.#options.log.error({ err, launch: entry.launchId }, 'launch handling failed'))
+      .catch((err: unknown) => this.#options.log.error({ err, launch: entry.payload.launchId }, 'launch handling failed'))
       .finally(() => {
         this.#jobs.delete(entry.entryId)
         this.#slotFreed?.()
       })
-    this.#jobs.set(entry.entryId, { launchId: entry.launchId, abort, done })
+    this.#jobs.set(entry.entryId, { launchId: entry.payload.launchId, abort, done })
   }
 
-  async #handle (entry: QueueEntry, abort: AbortController): Promise<void> {
+  async #handle (entry: SpawnEntry, abort: AbortController): Promise<void> {
     const { queue, launches, driver, log, claimIdleMs } = this.#options
     let leased: boolean
     try {
-      leased = await queue.acquireLease(entry.launchId, claimIdleMs)
+      leased = await queue.acquireLease(entry.payload.launchId, claimIdleMs)
     } catch (err) {
       this.#warn(err, 'cannot take a launch lease; the launch stays queued')
       return
     }
     if (!leased) {
       // A live worker holds it; it acknowledges the entry when it is done.
-      log.debug({ launch: entry.launchId }, 'launch is leased by another worker; leaving it')
+      log.debug({ launch: entry.payload.launchId }, 'launch is leased by another worker; leaving it')
       return
     }
     const beat = async (): Promise<void> => {
       try {
-        if (!(await queue.renewLease(entry.launchId, claimIdleMs))) abort.abort(new LeaseLost())
+        if (!(await queue.renewLease(entry.payload.launchId, claimIdleMs))) abort.abort(new LeaseLost())
         else await queue.touch(entry.entryId)
       } catch (err) {
         this.#warn(err, 'cannot renew a launch lease')
@@ -149,8 +149,8 @@ export class Worker {
     let released = false
     const ack = async (): Promise<void> => { released = await this.#ack(entry) }
     try {
-      launch = await launches.get(entry.launchId)
-      if (!launch || launch.attempt !== entry.attempt || TERMINAL.has(launch.status)) {
+      launch = await launches.get(entry.payload.launchId)
+      if (!launch || launch.attempt !== entry.payload.attempt || TERMINAL.has(launch.status)) {
         // Expired, retried since (the retry has its own entry), or finished by a worker that died before acknowledging.
         await ack()
         return
@@ -196,7 +196,7 @@ export class Worker {
         await ack()
       } else if (reason instanceof ShuttingDown || reason instanceof LeaseLost) {
         // Left on the queue: another worker claims it once it has been idle long enough.
-        log.warn({ launch: entry.launchId, why: reason.constructor.name }, 'spawn cut short; the launch stays queued')
+        log.warn({ launch: entry.payload.launchId, why: reason.constructor.name }, 'spawn cut short; the launch stays queued')
       } else if (launch && writer && err instanceof SpawnFailed) {
         await this.#fail(launch, writer, err.message)
         await ack()
@@ -213,15 +213,15 @@ export class Worker {
       clearTimeout(timeout)
       // No write of this worker may land after the lease is gone.
       await writer?.settled()
-      if (!released) await queue.releaseLease(entry.launchId).catch(() => {})
+      if (!released) await queue.releaseLease(entry.payload.launchId).catch(() => {})
     }
   }
 
   // A lost acknowledgement is harmless: the entry is claimed again later and dropped, its launch being finished.
   // Returns whether the lease went with it.
-  async #ack (entry: QueueEntry): Promise<boolean> {
+  async #ack (entry: SpawnEntry): Promise<boolean> {
     try {
-      await this.#options.queue.ack(entry.entryId, entry.launchId)
+      await this.#options.queue.ack(entry.entryId, entry.payload.launchId)
       return true
     } catch (err) {
       this.#warn(err, 'cannot acknowledge a queue entry; it will be dropped when claimed again')

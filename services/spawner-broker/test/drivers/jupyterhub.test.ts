@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { courseGroupName } from '../../src/drivers/names.js'
+import { courseGroupName } from '@ltilaunch/claims'
 import { fakeHubForTest, type FakeHub } from '../fake-hub.js'
 import { build, launchRequest, MINIMAL, postLaunch, PYTORCH, SCIPY, waitForLaunch, type App } from '../helper.js'
 

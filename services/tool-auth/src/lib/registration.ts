@@ -4,7 +4,7 @@
  * and keep what the platform answers as a platform registration in the
  * store, in the platforms file's own shape.
  */
-import { MESSAGE_TYPE } from '@ltilaunch/claims'
+import { ADVANTAGE_SCOPE, MESSAGE_TYPE } from '@ltilaunch/claims'
 import { isHttpUrl, type Store } from '@ltilaunch/service-kit'
 import {
   RegistrationConfigurationInvalid,
@@ -27,6 +27,14 @@ export const PENDING_TTL = 1800
 
 /** Largest configuration or registration reply read from a platform. */
 const MAX_REPLY_BYTES = 256 * 1024
+
+/** The LTI Advantage scopes this tool asks for when it registers: line items, scores, results, memberships. */
+export const REGISTRATION_SCOPES = [
+  ADVANTAGE_SCOPE.lineItem,
+  ADVANTAGE_SCOPE.resultReadOnly,
+  ADVANTAGE_SCOPE.score,
+  ADVANTAGE_SCOPE.membershipReadOnly
+]
 
 /** What this tool needs from a platform's OpenID configuration, checked. */
 export interface PlatformConfiguration {
@@ -194,8 +202,8 @@ export function toolRegistration (base: string, options: { toolName: string, too
     client_name: options.toolName,
     jwks_uri: `${base}/lti13/jwks`,
     token_endpoint_auth_method: 'private_key_jwt',
-    // The tool calls no LTI service (grades, rosters), so it asks for no scope.
-    scope: '',
+    // Grades from notebooks (AGS) and course rosters (NRPS).
+    scope: REGISTRATION_SCOPES.join(' '),
     [TOOL_CONFIGURATION]: {
       domain: new URL(base).host,
       description: options.toolDescription,

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ID_TOKEN_FORM_POST_LIMIT, LTI_CLAIM, MESSAGE_TYPE } from '@ltilaunch/claims'
+import { ID_TOKEN_FORM_POST_LIMIT, launchSummary, LTI_CLAIM, MESSAGE_TYPE } from '@ltilaunch/claims'
 import { html, page } from '@ltilaunch/service-kit'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type, type Static } from 'typebox'
@@ -9,6 +9,7 @@ import { isFramed } from '../../lib/binding.js'
 import { deepLinkingResponse } from '../../lib/deep-linking.js'
 import { assertUsernameOwner, bindUsername, launchIdentity } from '../../lib/identity.js'
 import { buildUserinfo, idempotencyKey, pendingLaunch, type LaunchFacts } from '../../lib/launch.js'
+import { readLaunchServices, type DroppedUrl } from '../../lib/launch-services.js'
 import { rateLimited } from '../../lib/rate-limit.js'
 import { cookieOptions, targetAllowed } from '../../lib/urls.js'
 import { verifyIdToken } from '../../lib/verify.js'
@@ -78,6 +79,12 @@ const callbackRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       request.log.info({ issuer: platform.issuer, username }, 'deep linking request accepted')
       return await deepLinkingResponse(fastify, request, reply, claims, facts)
     }
+
+    // Its grade and roster endpoints, for the scores API and rosters (a URL off the platform's hosts is dropped).
+    const dropped: DroppedUrl[] = []
+    const services = readLaunchServices(claims, launchSummary(claims), { ...facts, role: classification.role, namespace: platform.namespace }, platform, dropped)
+    if (dropped.length > 0) request.log.warn({ issuer: platform.issuer, dropped }, "a launch's service URL is not on a host of its platform; ignored (see service_hosts)")
+    if (services !== undefined) await fastify.launchServices.save(services)
 
     // A notebook launch: the target is our own /lti13/launch, without a `next`.
     const notebook = fastify.broker.configured && state.next === undefined &&

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { courseGroupName, hubUrlSegment, safeServerName, serverNameFor, variantServerName } from '../../src/drivers/names.js'
+import { courseGroupName, hubUrlSegment, safeServerName, serverNameFor, variantServerName } from '../src/server-names.js'
 
 // JupyterHub 5's rule for new named servers, and the older "alphanumeric, or stem-hash" rule.
 const SAFE_SLUG = /^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,29}$/

@@ -1,4 +1,10 @@
 import { createHash } from 'node:crypto'
+import type { NameSpace } from './hub-names.js'
+
+/*
+ * The names the broker gives a launch's server and course group on the hub.
+ * Shared: tool-auth finds the course of a server (scores) by the same names.
+ */
 
 const SIMPLE = /^[a-z][a-z0-9]{0,29}$/
 
@@ -24,12 +30,6 @@ function alnumStem (value: string, max: number): string {
 export function safeServerName (value: string): string {
   if (SIMPLE.test(value)) return value
   return `${alnumStem(value, 21)}-${hash8(value)}`
-}
-
-/** A platform's namespace (tool-auth's username_prefix and username_suffix); absent for none. */
-export interface NameSpace {
-  prefix: string
-  suffix: string
 }
 
 /** A course's name inside its platform's namespace: the label (else the id) with the namespace around it. */

@@ -1,7 +1,7 @@
 import { consumerName, type QueueEntry, type WorkQueue } from './queue.js'
 
-interface Pending {
-  entry: QueueEntry
+interface Pending<P> {
+  entry: QueueEntry<P>
   deliveredAt: number
 }
 
@@ -9,11 +9,11 @@ interface Pending {
  * The queue of a single instance: the same contract as the Redis Stream
  * (delivery, acknowledgement, reclaiming idle entries, leases), in memory.
  */
-export class MemoryQueue implements WorkQueue {
+export class MemoryQueue<P> implements WorkQueue<P> {
   readonly kind = 'memory'
   readonly consumer = consumerName()
-  readonly #fresh: QueueEntry[] = []
-  readonly #pending = new Map<string, Pending>()
+  readonly #fresh: Array<QueueEntry<P>> = []
+  readonly #pending = new Map<string, Pending<P>>()
   readonly #leases = new Map<string, number>()
   readonly #claimIdleMs: number
   #sequence = 0
@@ -23,14 +23,15 @@ export class MemoryQueue implements WorkQueue {
     this.#claimIdleMs = options.claimIdleMs
   }
 
-  async enqueue (launchId: string, attempt: number): Promise<string> {
+  async enqueue (payload: P): Promise<string> {
     const entryId = `${Date.now()}-${this.#sequence++}`
-    this.#fresh.push({ entryId, launchId, attempt })
+    // A copy, as a stream would keep: later changes to the caller's object do not reach the queue.
+    this.#fresh.push({ entryId, payload: structuredClone(payload) })
     this.#wake?.()
     return entryId
   }
 
-  async read (count: number, blockMs: number): Promise<QueueEntry[]> {
+  async read (count: number, blockMs: number): Promise<Array<QueueEntry<P>>> {
     if (this.#fresh.length === 0 && blockMs > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, blockMs)
@@ -47,8 +48,8 @@ export class MemoryQueue implements WorkQueue {
     return taken
   }
 
-  async reclaim (count: number): Promise<QueueEntry[]> {
-    const out: QueueEntry[] = []
+  async reclaim (count: number): Promise<Array<QueueEntry<P>>> {
+    const out: Array<QueueEntry<P>> = []
     const now = Date.now()
     for (const pending of this.#pending.values()) {
       if (out.length >= count) break
@@ -70,22 +71,22 @@ export class MemoryQueue implements WorkQueue {
     if (pending) pending.deliveredAt = Date.now()
   }
 
-  async acquireLease (launchId: string, ttlMs: number): Promise<boolean> {
-    const until = this.#leases.get(launchId)
+  async acquireLease (key: string, ttlMs: number): Promise<boolean> {
+    const until = this.#leases.get(key)
     if (until !== undefined && until > Date.now()) return false
-    this.#leases.set(launchId, Date.now() + ttlMs)
+    this.#leases.set(key, Date.now() + ttlMs)
     return true
   }
 
-  async renewLease (launchId: string, ttlMs: number): Promise<boolean> {
-    const until = this.#leases.get(launchId)
+  async renewLease (key: string, ttlMs: number): Promise<boolean> {
+    const until = this.#leases.get(key)
     if (until === undefined || until <= Date.now()) return false
-    this.#leases.set(launchId, Date.now() + ttlMs)
+    this.#leases.set(key, Date.now() + ttlMs)
     return true
   }
 
-  async releaseLease (launchId: string): Promise<void> {
-    this.#leases.delete(launchId)
+  async releaseLease (key: string): Promise<void> {
+    this.#leases.delete(key)
   }
 
   interrupt (): void {

@@ -1,5 +1,5 @@
-import { createRedisClient, waitForRedis, type RedisClient, type RedisSettings } from '@ltilaunch/service-kit'
-import { consumerName, type QueueEntry, type WorkQueue } from './queue.js'
+import { createRedisClient, waitForRedis, type RedisClient, type RedisSettings } from '../store/index.js'
+import { consumerName, jsonCodec, type PayloadCodec, type QueueEntry, type WorkQueue } from './queue.js'
 
 // Extends a lease only for its holder; deletes it only for its holder.
 const RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
@@ -7,13 +7,17 @@ const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call
 
 type StreamEntry = [id: string, fields: string[] | null]
 
-export interface RedisStreamQueueOptions {
+export interface RedisStreamQueueOptions<P> {
   settings: RedisSettings
   /** The key prefix every key of the service shares (REDIS_KEY_PREFIX). */
   prefix: string
   stream: string
   group: string
   claimIdleMs: number
+  /** How payloads become stream fields; JSON in a `payload` field unless given. */
+  codec?: PayloadCodec<P>
+  /** Names the connections (CLIENT LIST shows `<name>-queue-…`, `<name>-reader-…`). */
+  connectionName?: string
   /** Called with connection errors, which the clients retry on their own. */
   onError?: (err: Error) => void
 }
@@ -26,7 +30,7 @@ export interface RedisStreamQueueOptions {
  * XCLAIM JUSTID to keep a live entry from looking idle. Leases are plain keys
  * with a PX expiry.
  */
-export class RedisStreamQueue implements WorkQueue {
+export class RedisStreamQueue<P> implements WorkQueue<P> {
   readonly kind = 'redis'
   readonly consumer = consumerName()
   readonly #commands: RedisClient
@@ -35,17 +39,20 @@ export class RedisStreamQueue implements WorkQueue {
   readonly #prefix: string
   readonly #group: string
   readonly #claimIdleMs: number
+  readonly #codec: PayloadCodec<P>
   #groupReady = false
   #closed = false
 
-  constructor (options: RedisStreamQueueOptions) {
+  constructor (options: RedisStreamQueueOptions<P>) {
     this.#prefix = options.prefix
     this.#key = `${options.prefix}${options.stream}`
     this.#group = options.group
     this.#claimIdleMs = options.claimIdleMs
-    this.#commands = createRedisClient(options.settings, { connectionName: `broker-queue-${this.consumer}` })
+    this.#codec = options.codec ?? jsonCodec<P>()
+    const name = options.connectionName ?? 'work'
+    this.#commands = createRedisClient(options.settings, { connectionName: `${name}-queue-${this.consumer}` })
     // No command timeout here: a blocked XREADGROUP waits as long as it was told to.
-    this.#blocking = createRedisClient(options.settings, { commandTimeout: undefined, connectionName: `broker-reader-${this.consumer}` })
+    this.#blocking = createRedisClient(options.settings, { commandTimeout: undefined, connectionName: `${name}-reader-${this.consumer}` })
     const onError = options.onError ?? (() => {})
     this.#commands.on('error', onError)
     this.#blocking.on('error', onError)
@@ -57,12 +64,13 @@ export class RedisStreamQueue implements WorkQueue {
     return a && b
   }
 
-  async enqueue (launchId: string, attempt: number): Promise<string> {
-    const id = await this.#commands.call('XADD', this.#key, '*', 'launch', launchId, 'attempt', String(attempt))
+  async enqueue (payload: P): Promise<string> {
+    const fields = Object.entries(this.#codec.encode(payload)).flat()
+    const id = await this.#commands.call('XADD', this.#key, '*', ...fields)
     return String(id)
   }
 
-  async read (count: number, blockMs: number): Promise<QueueEntry[]> {
+  async read (count: number, blockMs: number): Promise<Array<QueueEntry<P>>> {
     await this.#ensureGroup()
     try {
       const reply = await this.#blocking.call(
@@ -79,9 +87,9 @@ export class RedisStreamQueue implements WorkQueue {
     }
   }
 
-  async reclaim (count: number): Promise<QueueEntry[]> {
+  async reclaim (count: number): Promise<Array<QueueEntry<P>>> {
     await this.#ensureGroup()
-    const out: QueueEntry[] = []
+    const out: Array<QueueEntry<P>> = []
     let cursor = '0-0'
     // Bounded: a few pages are plenty for one pass; the next pass continues.
     for (let page = 0; page < 10 && out.length < count; page++) {
@@ -114,17 +122,17 @@ export class RedisStreamQueue implements WorkQueue {
     await this.#commands.call('XCLAIM', this.#key, this.#group, this.consumer, '0', entryId, 'JUSTID')
   }
 
-  async acquireLease (launchId: string, ttlMs: number): Promise<boolean> {
-    const reply = await this.#commands.call('SET', this.#lease(launchId), this.consumer, 'PX', String(ttlMs), 'NX')
+  async acquireLease (key: string, ttlMs: number): Promise<boolean> {
+    const reply = await this.#commands.call('SET', this.#lease(key), this.consumer, 'PX', String(ttlMs), 'NX')
     return reply === 'OK'
   }
 
-  async renewLease (launchId: string, ttlMs: number): Promise<boolean> {
-    return Number(await this.#commands.eval(RENEW, 1, this.#lease(launchId), this.consumer, String(ttlMs))) === 1
+  async renewLease (key: string, ttlMs: number): Promise<boolean> {
+    return Number(await this.#commands.eval(RENEW, 1, this.#lease(key), this.consumer, String(ttlMs))) === 1
   }
 
-  async releaseLease (launchId: string): Promise<void> {
-    await this.#commands.eval(RELEASE, 1, this.#lease(launchId), this.consumer)
+  async releaseLease (key: string): Promise<void> {
+    await this.#commands.eval(RELEASE, 1, this.#lease(key), this.consumer)
   }
 
   interrupt (): void {
@@ -147,18 +155,19 @@ export class RedisStreamQueue implements WorkQueue {
     }
   }
 
-  #lease (launchId: string): string {
-    return `${this.#prefix}lease:${launchId}`
+  #lease (key: string): string {
+    return `${this.#prefix}lease:${key}`
   }
 
-  #entries (entries: StreamEntry[]): QueueEntry[] {
-    const out: QueueEntry[] = []
+  #entries (entries: StreamEntry[]): Array<QueueEntry<P>> {
+    const out: Array<QueueEntry<P>> = []
     for (const [entryId, fields] of entries) {
       // A deleted entry still pending shows with no fields; nothing to do for it.
       if (!fields) continue
       const data: Record<string, string> = {}
       for (let i = 0; i + 1 < fields.length; i += 2) data[fields[i] as string] = fields[i + 1] as string
-      if (data.launch) out.push({ entryId, launchId: data.launch, attempt: Number(data.attempt ?? 0) })
+      const payload = this.#codec.decode(data)
+      if (payload !== undefined) out.push({ entryId, payload })
     }
     return out
   }
@@ -166,7 +175,7 @@ export class RedisStreamQueue implements WorkQueue {
   async #ensureGroup (): Promise<void> {
     if (this.#groupReady) return
     try {
-      // From the start of the stream: launches queued before any broker ran are served too.
+      // From the start of the stream: work queued before any consumer ran is served too.
       await this.#commands.call('XGROUP', 'CREATE', this.#key, this.#group, '0', 'MKSTREAM')
     } catch (err) {
       if (!/BUSYGROUP/.test((err as Error).message)) throw err
