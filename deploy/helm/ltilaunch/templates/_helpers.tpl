@@ -129,6 +129,9 @@ PLATFORM_RETIRED_KEYS: retired-keys.pem
 {{- if or $v.apiKeys (hasKey $has "api-keys") }}
 PLATFORM_API_KEYS: api-keys
 {{- end }}
+{{- if or $v.scoreWebhookSecret (hasKey $has "score-webhook-secret") }}
+PLATFORM_SCORE_WEBHOOK_SECRET: score-webhook-secret
+{{- end }}
 {{- if or $v.users (hasKey $has "users.yaml") }}
 PLATFORM_USERS: users.yaml
 {{- end }}

@@ -6,6 +6,7 @@ import { Type } from 'typebox'
 import { CsrfFailed, DeepLinkingNotConfigured, DeepLinkStaffOnly, LaunchInvalid, SignInRequired, UnknownCourse, UnknownLink, UnknownTool } from '../../errors.js'
 import { randomToken, tokensMatch } from '../../lib/csrf.js'
 import { courseLinksKey, deepLinkingClaims, pendingDeepLinkKey, type CourseLink, type PendingDeepLink } from '../../lib/deep-linking.js'
+import { lineItemsMap, scoresMap, type LineItem, type ScoreRecord } from '../../lib/services.js'
 import type { Course, DirectoryUser } from '../../lib/users.js'
 import type { Session } from '../../plugins/sessions.js'
 import { launcherOf } from '../launch/index.js'
@@ -31,7 +32,7 @@ interface Member {
  * parameters (such as `image`).
  */
 const coursePages: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { registry, sessions, launches, store, config } = fastify
+  const { registry, sessions, launches, store, config, ltiServices } = fastify
   // Launch buttons must not be framed by another site (clickjacking); set
   // before the route runs, so that the kit merges it into its policy.
   fastify.addHook('onRequest', async (_request, reply) => {
@@ -53,6 +54,24 @@ const coursePages: FastifyPluginAsyncTypebox = async (fastify) => {
   const linksOf = async (courseId: string): Promise<CourseLink[]> =>
     Object.values(await store.mapAll<CourseLink>(courseLinksKey(courseId))).sort((a, b) => a.createdAt.localeCompare(b.createdAt))
 
+  /** The gradebook rows a member may see: every score for staff, their own for a learner. */
+  const gradebookOf = async (courseId: string, viewer: { sub: string, isStaff: boolean }) => {
+    const [items, scores, members] = await Promise.all([
+      store.mapAll<LineItem>(lineItemsMap(courseId)),
+      store.mapAll<ScoreRecord>(scoresMap(courseId)),
+      ltiServices.members(courseId)
+    ])
+    return Object.values(scores)
+      .filter((score) => viewer.isStaff || score.userId === viewer.sub)
+      .flatMap((score) => {
+        const item = items[score.lineItemId]
+        if (item === undefined) return []
+        const member = members.find((candidate) => candidate.sub === score.userId)
+        return [{ learner: member?.name ?? member?.localId.replace(/^api:/, '') ?? score.userId, item: item.label, score }]
+      })
+      .sort((a, b) => a.item.localeCompare(b.item) || a.learner.localeCompare(b.learner))
+  }
+
   fastify.get('/courses/:course', { schema: { params: CourseParams, querystring: Type.Object({ added: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })) }) } }, async (request, reply) => {
     let who: Member
     try {
@@ -61,8 +80,10 @@ const coursePages: FastifyPluginAsyncTypebox = async (fastify) => {
       if (err instanceof SignInRequired) return await reply.redirect('/login', 303)
       throw err
     }
-    const { session, course, isStaff } = who
+    const { session, course, isStaff, user } = who
     const links = await linksOf(course.id)
+    const grades = await gradebookOf(course.id, { sub: user.sub ?? registry.subjectFor(user.id), isStaff })
+    const number = (value: number): string => String(Math.round(value * 100) / 100)
     const tools = await registry.allTools()
     const pickers = tools.filter((tool) => tool.deepLinkingUrl !== undefined)
     const toolName = (clientId: string): string => tools.find((tool) => tool.clientId === clientId)?.name ?? clientId
@@ -79,6 +100,11 @@ ${links.length === 0
   : html`<ul class="links">${links.map((link) => html`<li><strong>${link.title}</strong> <span class="hint">(${toolName(link.clientId)})</span>${link.text === undefined ? '' : html`<br>${link.text}`}
 <form method="post" action="/courses/${encodeURIComponent(course.id)}/links/${link.id}/launch"><input type="hidden" name="csrf" value="${session.csrf}"><button type="submit">Launch</button></form>
 ${isStaff ? html`<form method="post" action="/courses/${encodeURIComponent(course.id)}/links/${link.id}/delete"><input type="hidden" name="csrf" value="${session.csrf}"><button type="submit">Remove</button></form>` : ''}</li>`)}</ul>`}
+<h2>${isStaff ? 'Gradebook' : 'Your grades'}</h2>
+${grades.length === 0
+  ? html`<p class="hint">${isStaff ? 'No tool has sent a score for this course yet.' : 'No score has been sent for you yet.'}</p>`
+  : html`<table class="gradebook"><thead><tr>${isStaff ? html`<th>Learner</th>` : ''}<th>Item</th><th>Score</th><th>Progress</th><th>Time</th></tr></thead>
+<tbody>${grades.map(({ learner, item, score }) => html`<tr>${isStaff ? html`<td>${learner}</td>` : ''}<td>${item}</td><td>${score.scoreGiven === undefined ? '—' : `${number(score.scoreGiven)} / ${number(score.scoreMaximum ?? 0)}`}</td><td>${score.activityProgress}, ${score.gradingProgress}</td><td><time datetime="${score.timestamp}">${score.timestamp.replace('T', ' ').replace(/\.\d+/, '')}</time></td></tr>`)}</tbody></table>`}
 ${isStaff && pickers.length > 0
   ? html`<h2>Add a notebook link</h2>
 <form method="post" action="/courses/${encodeURIComponent(course.id)}/deep-link">
