@@ -11,6 +11,7 @@ import oauthPlugin from './plugins/oauth.js'
 import platformServicesPlugin from './plugins/platform-services.js'
 import platformsPlugin from './plugins/platforms.js'
 import rostersPlugin from './plugins/rosters.js'
+import scoresPlugin from './plugins/scores.js'
 import sessionsPlugin from './plugins/sessions.js'
 import toolKeysPlugin from './plugins/tool-keys.js'
 import callbackRoutes from './routes/lti13/callback.js'
@@ -23,6 +24,7 @@ import authorizeRoutes from './routes/oauth2/authorize.js'
 import metadataRoutes from './routes/oauth2/metadata.js'
 import tokenRoutes from './routes/oauth2/token.js'
 import userinfoRoutes from './routes/oauth2/userinfo.js'
+import scoresRoutes from './routes/scores.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -36,11 +38,6 @@ export interface AppOptions {
   store?: Store
   /** Platform access tokens for the roster sync (NRPS). */
   platformTokens?: PlatformTokenSource
-}
-
-/** Until a platform token client is configured, a roster sync fails with this, recorded in its outcome. */
-const noPlatformTokens: PlatformTokenSource = async () => {
-  throw Object.assign(new Error('no platform token client is configured, so the roster cannot be read'), { code: 'TOOL_AUTH_ROSTER_NO_TOKEN' })
 }
 
 /** The tool-auth service as a plugin: the kit first, then plugins/, then routes/. */
@@ -70,10 +67,14 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   await fastify.register(jwksPlugin)
   await fastify.register(toolKeysPlugin)
   await fastify.register(platformServicesPlugin)
+  await fastify.register(scoresPlugin)
   await fastify.register(brokerPlugin)
   await fastify.register(sessionsPlugin)
   await fastify.register(oauthPlugin)
-  await fastify.register(rostersPlugin, { token: options.platformTokens ?? noPlatformTokens })
+  // The roster sync reads NRPS with the same platform tokens as the scores (tests may give their own).
+  const platformTokens: PlatformTokenSource = options.platformTokens ??
+    (async (platform, clientId, scope) => await fastify.platformTokens.token({ platform, clientId, scopes: [scope] }))
+  await fastify.register(rostersPlugin, { token: platformTokens })
 
   await fastify.register(loginRoutes)
   await fastify.register(callbackRoutes)
@@ -85,6 +86,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   await fastify.register(tokenRoutes)
   await fastify.register(userinfoRoutes)
   await fastify.register(metadataRoutes)
+  await fastify.register(scoresRoutes)
 }
 
 export default app

@@ -140,7 +140,7 @@ export class PlatformTokens {
         signal: AbortSignal.timeout(this.#options.timeoutMs)
       })
       const text = await response.text()
-      return { status: response.status, headers: response.headers, body: parseJson(text), text }
+      return { status: response.status, headers: response.headers, body: parseAnyJson(text), text }
     } catch (err) {
       throw new PlatformUnavailable(describeFetchError(err))
     }
@@ -155,6 +155,14 @@ function tokenUrl (platform: Platform): string {
 function cacheKey (request: TokenRequest): string {
   const scopes = [...new Set(request.scopes)].sort().join(' ')
   return `ptoken:${createHash('sha256').update(`${request.platform.issuer}\n${request.clientId}\n${scopes}`).digest('base64url')}`
+}
+
+function parseAnyJson (text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
 }
 
 function parseJson (text: string): Record<string, unknown> | undefined {
