@@ -100,6 +100,8 @@ export interface ToolRegistration {
   send_name?: boolean
   send_email?: boolean
   login_initiation_method?: 'get' | 'post'
+  /** The LTI service scopes (AGS, NRPS) it may be granted at /lti/token (default: all, with jwks_uri). */
+  scopes?: string[]
 }
 
 /** Our tool-auth as dev/platform/tools.json registers it, on this stack's ports. */
@@ -155,6 +157,12 @@ export interface Stack {
   toolsFile: string
   /** GET /v1/launches/:id at the broker, with the service token. */
   brokerLaunch: (id: string) => Promise<BrokerLaunchRecord>
+  /**
+   * Stops one service and starts it again with the same environment (same
+   * keys, Redis prefix and port): what survives a restart is what it keeps
+   * in Redis. A process the test already stopped is just started.
+   */
+  restart: (service: 'platform' | 'tool-auth') => Promise<ManagedProcess>
   stop: () => Promise<void>
 }
 
@@ -248,7 +256,7 @@ export async function startStack (t: Teardown, plan: StackPlan, options: StackOp
     }
     broker = await start('spawner-broker', brokerEnv, plan.brokerUrl)
   }
-  const platform = await start('platform', {
+  const platformEnv: NodeJS.ProcessEnv = {
     ...common('platform', plan.platformPort, plan.platformUrl),
     PLATFORM_ISSUER: plan.platformUrl,
     PLATFORM_NAME: 'ltilaunch e2e platform',
@@ -260,7 +268,8 @@ export async function startStack (t: Teardown, plan: StackPlan, options: StackOp
     PLATFORM_API_KEYS: `sha256:${createHash('sha256').update(secret()).digest('hex')}`,
     PLATFORM_KEY_DIR: path.join(plan.workDir, 'platform'),
     ...options.env?.platform
-  }, plan.platformUrl)
+  }
+  const platform = await start('platform', platformEnv, plan.platformUrl)
   let toolAuthEnv: NodeJS.ProcessEnv | undefined
   if (ourTool) {
     toolAuthEnv = {
@@ -288,9 +297,9 @@ export async function startStack (t: Teardown, plan: StackPlan, options: StackOp
     toolAuth = await start('tool-auth', toolAuthEnv, plan.toolAuthUrl)
   }
   const stop = async (): Promise<void> => {
-    for (const proc of [toolAuth, platform, broker]) await proc?.stop()
+    for (const proc of [stack.toolAuth, stack.platform, broker]) await proc?.stop()
   }
-  return {
+  const stack: Stack = {
     plan,
     platform,
     ...(toolAuth ? { toolAuth } : {}),
@@ -306,8 +315,20 @@ export async function startStack (t: Teardown, plan: StackPlan, options: StackOp
       if (reply.status !== 200) throw new Error(`GET /v1/launches/${id}: ${reply.status} ${await reply.text()}`)
       return await reply.json() as BrokerLaunchRecord
     },
+    restart: async (service) => {
+      if (service === 'platform') {
+        await stack.platform.stop()
+        stack.platform = await start('platform', platformEnv, plan.platformUrl)
+        return stack.platform
+      }
+      if (toolAuthEnv === undefined) throw new Error('this stack has no tool-auth')
+      await stack.toolAuth?.stop()
+      stack.toolAuth = await start('tool-auth', toolAuthEnv, plan.toolAuthUrl)
+      return stack.toolAuth
+    },
     stop
   }
+  return stack
 }
 
 /**

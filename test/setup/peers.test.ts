@@ -4,9 +4,9 @@ import path from 'node:path'
 import t from 'tap'
 import { configurableHttpProxyPath, ensureVenv, pinnedPackages, requirementsHash, venvBin, venvDir, venvIsCurrent } from './peers.js'
 
-t.test('the pins are exact versions of the five peers', async (t) => {
+t.test('the pins are exact versions of the seven peers', async (t) => {
   const pins = pinnedPackages()
-  t.same(Object.keys(pins).sort(), ['jupyter_server', 'jupyterhub', 'jupyterhub-ltiauthenticator', 'jupyterlab', 'oauthenticator'])
+  t.same(Object.keys(pins).sort(), ['flask', 'jupyter_server', 'jupyterhub', 'jupyterhub-ltiauthenticator', 'jupyterlab', 'oauthenticator', 'pylti1p3'])
   t.ok(Object.values(pins).every((version) => /^\d+(\.\d+)+$/.test(version)))
   t.match(requirementsHash(), /^[0-9a-f]{64}$/)
 })

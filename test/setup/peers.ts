@@ -3,8 +3,9 @@
  * demand and cached:
  *
  * - a Python virtualenv at test/.peers/venv with the pinned JupyterHub,
- *   oauthenticator, jupyterhub-ltiauthenticator, jupyter_server and
- *   JupyterLab (setup/requirements.txt, every transitive package pinned in
+ *   oauthenticator, jupyterhub-ltiauthenticator, jupyter_server,
+ *   JupyterLab, and PyLTI1p3 with Flask (an LTI 1.3 tool peer against our
+ *   platform's AGS and NRPS) (setup/requirements.txt, every transitive package pinned in
  *   setup/constraints.txt). A stamp file holds the hash of both files and of
  *   the Python version: a second run is instant, a changed pin reinstalls
  *   from scratch.
@@ -327,4 +328,23 @@ export async function ensurePeers (options: { log?: (line: string) => void, chro
   const chp = configurableHttpProxyPath()
   if (options.chromium === false) return { venv, chp }
   return { venv, chp, chromium: await ensureChromium(options) }
+}
+
+/**
+ * Installs a package of this repository (e.g. clients/python) into the
+ * virtualenv, as a user would (`pip install ./clients/python`), without its
+ * dependencies (the pins hold those) and, where the virtualenv has
+ * setuptools, without fetching a build backend. Run at each test start: the
+ * package follows the checkout, not the stamp.
+ */
+export async function pipInstallLocal (dir: string): Promise<void> {
+  const logDir = path.join(outputDir, 'logs')
+  mkdirSync(logDir, { recursive: true })
+  const logFile = path.join(logDir, `pip-install-${path.basename(dir)}.log`)
+  writeFileSync(logFile, `[peers] ${new Date().toISOString()} pip install ${dir}\n`)
+  const hasSetuptools = spawnSync(venvBin('python'), ['-c', 'import setuptools'], { encoding: 'utf8' }).status === 0
+  const env = { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1', VIRTUAL_ENV: venvDir() }
+  const args = ['-m', 'pip', 'install', '--no-input', '--no-deps', '--force-reinstall', ...(hasSetuptools ? ['--no-build-isolation'] : []), dir]
+  const result = await run(venvBin('python'), args, { logFile, env, timeoutMs: 5 * 60_000 })
+  if (result.code !== 0) throw new Error(`pip install ${dir} failed (exit ${result.code}); full output in ${logFile}\n${tail(result.output, 30)}`)
 }

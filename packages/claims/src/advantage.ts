@@ -18,7 +18,5 @@ export const ADVANTAGE_MEDIA_TYPE = {
   membershipContainer: 'application/vnd.ims.lti-nrps.v2.membershipcontainer+json'
 } as const
 
-/** AGS Score activityProgress values. */
-export const ACTIVITY_PROGRESS = ['Initialized', 'Started', 'InProgress', 'Submitted', 'Completed'] as const
-/** AGS Score gradingProgress values. */
-export const GRADING_PROGRESS = ['FullyGraded', 'Pending', 'PendingManual', 'Failed', 'NotReady'] as const
+// The AGS Score progress values are defined once, with the platform's service definitions.
+export { ACTIVITY_PROGRESS, GRADING_PROGRESS } from './services.js'
