@@ -43,7 +43,10 @@ export const BaseConfigProperties = {
   REDIS_SENTINEL_NAME: Type.String({ default: 'mymaster', description: 'the master name that the Sentinels watch' }),
   REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: '^[^,\\s]+:\\d+(,[^,\\s]+:\\d+)*$', description: 'host:port list of Redis Cluster seed nodes' })),
   REDIS_PASSWORD: Type.Optional(Type.String({ description: 'password for Sentinel or Cluster nodes (REDIS_URL carries its own)' })),
-  REDIS_KEY_PREFIX: Type.Optional(Type.String({ description: 'prefix of every key this service writes (default ltilaunch:<service>:)' }))
+  REDIS_KEY_PREFIX: Type.Optional(Type.String({ description: 'prefix of every key this service writes (default ltilaunch:<service>:)' })),
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: 'serve Prometheus metrics at /metrics on this port, apart from the public routes' })),
+  METRICS_HOST: Type.Optional(Type.String({ minLength: 1, description: 'address the metrics port listens on (default: HOST)' })),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'bearer token /metrics requires; without METRICS_PORT, /metrics is then served on the service\'s own port' }))
 }
 
 export const BaseConfigSchema = Type.Object(BaseConfigProperties)
