@@ -4,7 +4,7 @@ export { BaseConfigProperties, BaseConfigSchema, ConfigError, loadConfig, splitL
 export { isHttpUrl } from './urls.js'
 export { autoSubmitPage, escapeHtml, html, page, raw, SafeHtml, type PageOptions } from './html.js'
 export { capabilityFingerprint, loggerOptions, maskCapabilityPath, maskedPathLogSerializers, REDACTED_PATHS, requestLogSerializer, type LoggerSettings } from './logger.js'
-export { default as errorsPlugin, errorCodeOf, errorPage, errorReplyJson, ErrorReplySchema, genericErrorCode, wantsHtml, type ErrorsPluginOptions, type HintedError } from './plugins/errors.js'
+export { default as errorsPlugin, errorCodeOf, errorPage, noteErrorCode, errorReplyJson, ErrorReplySchema, genericErrorCode, wantsHtml, type ErrorsPluginOptions, type HintedError } from './plugins/errors.js'
 export { BASE_SECURITY_HEADERS, contentSecurityPolicy, default as securityHeadersPlugin, frameAncestorSources, type SecurityHeadersOptions } from './plugins/security-headers.js'
 export { boundedLabel, Counter, Gauge, Histogram, instrumentStore, KitMetrics, LATENCY_BUCKETS, processMetrics, Registry, UNKNOWN_LABEL } from './metrics.js'
 export { default as metricsPlugin, type MetricsPluginOptions } from './plugins/metrics.js'

@@ -65,9 +65,14 @@ export function errorReplyJson (body: ErrorReply): string {
 
 const sentCodes = new WeakMap<FastifyReply, string>()
 
-/** The code of the error this reply carried, if the error handler made it (for metrics). */
+/** The code of the error this reply carried, if the error handler made it or a route noted it (for metrics). */
 export function errorCodeOf (reply: FastifyReply): string | undefined {
   return sentCodes.get(reply)
+}
+
+/** Notes the code of a refusal that a route answers itself (its own page), as the error handler does. */
+export function noteErrorCode (reply: FastifyReply, code: string): void {
+  sentCodes.set(reply, code)
 }
 
 /** Whether the client is a browser that should see a page rather than JSON. */
