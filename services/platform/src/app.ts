@@ -5,6 +5,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { PlatformConfig } from './config.js'
 import keysPlugin from './plugins/keys.js'
 import launchesPlugin from './plugins/launches.js'
+import metricsPlugin from './plugins/metrics.js'
 import registryPlugin from './plugins/registry.js'
 import sessionsPlugin from './plugins/sessions.js'
 import adminTools from './routes/admin/tools.js'
@@ -52,6 +53,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
     ...(store instanceof RedisStore ? { redis: store.redis, nameSpace: `${store.prefix}rate:` } : {})
   })
 
+  await fastify.register(metricsPlugin)
   await fastify.register(keysPlugin)
   await fastify.register(registryPlugin)
   await fastify.register(sessionsPlugin)
