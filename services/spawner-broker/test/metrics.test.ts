@@ -1,8 +1,13 @@
-import { metricSamples, metricValue, scrapeMetrics } from '@ltilaunch/service-kit/testing'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { createServer, type RedisStore } from '@ltilaunch/service-kit'
+import { metricSamples, metricValue, scrapeMetrics, testRedisUrl } from '@ltilaunch/service-kit/testing'
+import fp from 'fastify-plugin'
 import t from 'tap'
+import app from '../src/app.js'
+import { readConfig } from '../src/config.js'
 import { hubEndpoint } from '../src/plugins/metrics.js'
 import { fakeHubForTest } from './fake-hub.js'
-import { build, launchRequest, postLaunch, waitForLaunch } from './helper.js'
+import { build, launchRequest, postLaunch, TEST_ENV, waitForLaunch, type App } from './helper.js'
 
 /* The broker's series after real launches (dry run, and a hub over HTTP), read from the metrics listener. */
 
@@ -68,6 +73,32 @@ t.test('a hub that does not answer is counted as unreachable', async (t) => {
   const text = await scrapeMetrics(app)
   t.ok(metricValue(text, 'ltilaunch_hub_requests_total', { status: 'unreachable' }) >= 1)
   t.equal(metricValue(text, 'ltilaunch_spawns_total', { outcome: 'failed' }), 1)
+})
+
+t.test('a broker that takes over a dead broker\'s launch counts the reclaim and the takeover', async (t) => {
+  const hub = await fakeHubForTest(t, { spawnMs: 60_000 })
+  const env = { HUB_URL: hub.url, HUB_API_TOKEN: hub.options.token, QUEUE_CLAIM_IDLE_MS: '300' }
+  const first = await build(t, { env })
+  const res = await postLaunch(first, launchRequest({ username: 'takeover' }))
+  const id = res.json().id as string
+  for (let i = 0; i < 200 && hub.starts.length === 0; i++) await sleep(25)
+  t.equal(hub.starts.length, 1, 'the first broker began the spawn')
+  await first.close()
+
+  const store = first.store as RedisStore
+  const config = readConfig({ ...TEST_ENV, ...env, METRICS_PORT: '0', REDIS_URL: testRedisUrl(), REDIS_KEY_PREFIX: store.prefix })
+  const second = createServer({ service: 'spawner-broker', config, logger: false })
+  await second.register(fp(app), { config, store })
+  await second.ready()
+  t.teardown(async () => await second.close())
+  await waitForLaunch(second as unknown as App, id, (r) => r.progress.some((p) => /Picked up again/.test(p.message)))
+  hub.finishSpawn('takeover', '')
+  t.equal((await waitForLaunch(second as unknown as App, id)).status, 'ready')
+
+  const text = await scrapeMetrics(second)
+  t.ok(metricValue(text, 'ltilaunch_queue_reclaimed_entries_total') >= 1, 'the entry was reclaimed')
+  t.equal(metricValue(text, 'ltilaunch_queue_lease_takeovers_total'), 1, 'one takeover')
+  t.equal(metricValue(text, 'ltilaunch_spawns_total', { outcome: 'ready' }), 1)
 })
 
 t.test('hub paths become patterns', async (t) => {
