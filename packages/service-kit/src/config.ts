@@ -55,7 +55,10 @@ export const BaseConfigProperties = {
   OTEL_TRACES_SAMPLER: Type.Optional(Type.String({ description: 'the sampler, as OpenTelemetry names them (default parentbased_always_on)' })),
   OTEL_TRACES_SAMPLER_ARG: Type.Optional(Type.String({ description: 'the sampler\'s argument (a ratio for the traceidratio samplers)' })),
   OTEL_TRACES_EXPORTER: Type.Optional(Type.Union([Type.Literal('otlp'), Type.Literal('none')], { description: 'otlp (the default with an endpoint) or none, which keeps tracing off' })),
-  OTEL_SDK_DISABLED: Type.Optional(Type.Boolean({ description: 'true keeps tracing off even with an endpoint set' }))
+  OTEL_SDK_DISABLED: Type.Optional(Type.Boolean({ description: 'true keeps tracing off even with an endpoint set' })),
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: 'serve Prometheus metrics at /metrics on this port, apart from the public routes' })),
+  METRICS_HOST: Type.Optional(Type.String({ minLength: 1, description: 'address the metrics port listens on (default: HOST)' })),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'bearer token /metrics requires; without METRICS_PORT, /metrics is then served on the service\'s own port' }))
 }
 
 export const BaseConfigSchema = Type.Object(BaseConfigProperties)

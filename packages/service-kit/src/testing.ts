@@ -324,3 +324,41 @@ export async function probeProtocolErrors (
   check('431', parseRawReply(await rawHttpExchange(port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`)), 431)
   return { checked, problems }
 }
+
+/** One sample of a Prometheus text exposition: its metric name, labels and value. */
+export interface MetricSample {
+  name: string
+  labels: Record<string, string>
+  value: number
+}
+
+/** The samples of a text exposition (comments skipped); `name` keeps only that metric's. */
+export function metricSamples (exposition: string, name?: string): MetricSample[] {
+  const out: MetricSample[] = []
+  for (const line of exposition.split('\n')) {
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line)
+    if (match === null || (name !== undefined && match[1] !== name)) continue
+    const labels: Record<string, string> = {}
+    for (const label of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
+      labels[label[1] as string] = (label[2] as string).replace(/\\(.)/g, (_all, c: string) => c === 'n' ? '\n' : c)
+    }
+    out.push({ name: match[1] as string, labels, value: Number(match[3]) })
+  }
+  return out
+}
+
+/** The sum of a metric's samples whose labels include `labels`. */
+export function metricValue (exposition: string, name: string, labels: Record<string, string> = {}): number {
+  return metricSamples(exposition, name)
+    .filter((sample) => Object.entries(labels).every(([key, value]) => sample.labels[key] === value))
+    .reduce((sum, sample) => sum + sample.value, 0)
+}
+
+/** What an app's metrics listener (METRICS_PORT) serves now, fetched over real HTTP. */
+export async function scrapeMetrics (app: { metricsAddress: () => { port: number } | undefined }, token?: string): Promise<string> {
+  const address = app.metricsAddress()
+  if (address === undefined) throw new Error('the app has no metrics listener: build it with METRICS_PORT=0')
+  const response = await fetch(`http://127.0.0.1:${address.port}/metrics`, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } })
+  if (!response.ok) throw new Error(`the metrics listener answered ${response.status}`)
+  return await response.text()
+}

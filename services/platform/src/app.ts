@@ -5,6 +5,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { PlatformConfig } from './config.js'
 import keysPlugin from './plugins/keys.js'
 import launchesPlugin from './plugins/launches.js'
+import metricsPlugin from './plugins/metrics.js'
 import registryPlugin from './plugins/registry.js'
 import scoreWebhookPlugin from './plugins/score-webhook.js'
 import servicesPlugin from './plugins/services.js'
@@ -58,6 +59,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
     ...(store instanceof RedisStore ? { redis: store.redis, nameSpace: `${store.prefix}rate:` } : {})
   })
 
+  await fastify.register(metricsPlugin)
   await fastify.register(keysPlugin)
   await fastify.register(registryPlugin)
   await fastify.register(sessionsPlugin)

@@ -5,6 +5,7 @@ import type { BrokerConfig } from './config.js'
 import imagePolicy from './plugins/image-policy.js'
 import launches from './plugins/launches.js'
 import rosters from './plugins/rosters.js'
+import metrics from './plugins/metrics.js'
 import serviceAuth from './plugins/service-auth.js'
 import spawnDriver from './plugins/spawn-driver.js'
 import workQueue from './plugins/work-queue.js'
@@ -37,6 +38,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   })
   await fastify.register(formbody)
 
+  await fastify.register(metrics)
   await fastify.register(imagePolicy)
   await fastify.register(serviceAuth)
   await fastify.register(launches)

@@ -144,6 +144,7 @@ t.test('a failed acknowledgement does not turn a ready launch into a failed one'
     acquireLease: queue.acquireLease.bind(queue),
     renewLease: queue.renewLease.bind(queue),
     releaseLease: queue.releaseLease.bind(queue),
+    stats: queue.stats.bind(queue),
     interrupt: queue.interrupt.bind(queue),
     ping: queue.ping.bind(queue),
     close: queue.close.bind(queue),

@@ -6,6 +6,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { ToolAuthConfig } from './config.js'
 import brokerPlugin from './plugins/broker.js'
 import jwksPlugin from './plugins/jwks.js'
+import metricsPlugin from './plugins/metrics.js'
 import oauthPlugin from './plugins/oauth.js'
 import platformServicesPlugin from './plugins/platform-services.js'
 import platformsPlugin from './plugins/platforms.js'
@@ -61,6 +62,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
     ...(store instanceof RedisStore ? { redis: store.redis, nameSpace: `${store.prefix}rate:` } : {})
   })
 
+  await fastify.register(metricsPlugin)
   await fastify.register(platformsPlugin)
   await fastify.register(jwksPlugin)
   await fastify.register(toolKeysPlugin)

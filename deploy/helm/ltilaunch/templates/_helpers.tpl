@@ -196,6 +196,10 @@ HUB_API_TOKEN: hub-api-token
 - name: SHUTDOWN_GRACE_MS
   value: {{ $root.Values.common.shutdownGraceMs | int | toString | quote }}
 {{ include "ltilaunch.redisEnv" $root | trim }}
+{{- if $root.Values.metrics.enabled }}
+- name: METRICS_PORT
+  value: {{ $root.Values.metrics.port | int | toString | quote }}
+{{- end }}
 {{- if eq .key "platform" }}
 {{- if $v.tools }}
 - name: PLATFORM_TOOLS_FILE

@@ -63,6 +63,18 @@ export function errorReplyJson (body: ErrorReply): string {
   return JSON.stringify(json)
 }
 
+const sentCodes = new WeakMap<FastifyReply, string>()
+
+/** The code of the error this reply carried, if the error handler made it or a route noted it (for metrics). */
+export function errorCodeOf (reply: FastifyReply): string | undefined {
+  return sentCodes.get(reply)
+}
+
+/** Notes the code of a refusal that a route answers itself (its own page), as the error handler does. */
+export function noteErrorCode (reply: FastifyReply, code: string): void {
+  sentCodes.set(reply, code)
+}
+
 /** Whether the client is a browser that should see a page rather than JSON. */
 export function wantsHtml (request: FastifyRequest): boolean {
   const accept = request.headers.accept ?? ''
@@ -178,6 +190,7 @@ function classify (error: HintedError, prefix: string, request: FastifyRequest, 
 /** Sets the status and type of an error reply and returns its body: a page for a browser, JSON otherwise. */
 function render (request: FastifyRequest, reply: FastifyReply, body: ErrorReply): string {
   reply.code(body.statusCode)
+  sentCodes.set(reply, body.code)
   if (wantsHtml(request)) {
     reply.type('text/html; charset=utf-8')
     return errorPage({ ...body, error: STATUS_CODES[body.statusCode] ?? 'Error' })

@@ -4,6 +4,7 @@ import type { BaseConfig } from '../config.js'
 import type { Store } from '../store/index.js'
 import errorsPlugin from './errors.js'
 import healthPlugin from './health.js'
+import metricsPlugin from './metrics.js'
 import securityHeaders from './security-headers.js'
 import storePlugin from './store.js'
 
@@ -29,10 +30,12 @@ function charsetOf (contentType: string | undefined): string | undefined {
   return match?.[1]?.toLowerCase()
 }
 
-/** What every service registers first: security headers, the error handler, the store, and health routes. */
+/** What every service registers first: security headers, the error handler, metrics, the store, and health routes. */
 export default fp<ServiceKitOptions>(async function serviceKit (fastify, options) {
   await fastify.register(securityHeaders, { frameAncestors: options.config.FRAME_ANCESTORS ?? options.frameAncestors })
   await fastify.register(errorsPlugin, { prefix: options.errorPrefix })
+  // Before the store, which it times.
+  await fastify.register(metricsPlugin, { config: options.config })
   // Every body is JSON or a form. Fastify would also hand text/plain to a
   // route as a bare string, which no route expects (and which a cross-site
   // page may POST without a CORS preflight): refuse it with a 415 instead.

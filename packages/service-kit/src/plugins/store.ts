@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
-import { createStore, type RedisSettings, type Store } from '../store/index.js'
+import { instrumentStore } from '../metrics.js'
+import { createStore, RedisStore, type RedisSettings, type Store } from '../store/index.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,7 +18,14 @@ export interface StorePluginOptions {
 /** Decorates `fastify.store` and closes it with the server. */
 export default fp<StorePluginOptions>(async function storePlugin (fastify, options) {
   const store = options.store ?? await createStore(options.settings, { service: options.service, log: fastify.log })
-  fastify.decorate('store', store)
+  // Timed when the app keeps metrics; callers see the same store either way.
+  if (fastify.hasDecorator('metrics')) {
+    const metrics = fastify.metrics
+    fastify.decorate('store', instrumentStore(store, metrics))
+    if (store instanceof RedisStore && options.store === undefined) store.redis.on('error', () => metrics.redisConnectionErrors.inc())
+  } else {
+    fastify.decorate('store', store)
+  }
   fastify.addHook('onClose', async () => {
     // A store handed in by a test belongs to the test.
     if (options.store === undefined) await store.close()

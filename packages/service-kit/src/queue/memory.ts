@@ -1,4 +1,4 @@
-import { consumerName, type QueueEntry, type WorkQueue } from './queue.js'
+import { consumerName, entryAgeSeconds, type QueueEntry, type QueueStats, type WorkQueue } from './queue.js'
 
 interface Pending<P> {
   entry: QueueEntry<P>
@@ -87,6 +87,12 @@ export class MemoryQueue<P> implements WorkQueue<P> {
 
   async releaseLease (key: string): Promise<void> {
     this.#leases.delete(key)
+  }
+
+  async stats (): Promise<QueueStats> {
+    const ids = [...this.#fresh.map((entry) => entry.entryId), ...this.#pending.keys()]
+    const oldest = ids.reduce<string | undefined>((min, id) => min === undefined || Number(id.split('-')[0]) < Number(min.split('-')[0]) ? id : min, undefined)
+    return { entries: ids.length, pending: this.#pending.size, oldestAgeSeconds: entryAgeSeconds(oldest) }
   }
 
   interrupt (): void {

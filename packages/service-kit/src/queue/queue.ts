@@ -74,10 +74,27 @@ export interface WorkQueue<P> {
   /** Extends this consumer's lease; false when it no longer holds it. */
   renewLease (key: string, ttlMs: number): Promise<boolean>
   releaseLease (key: string): Promise<void>
+  /** What the queue holds now, for metrics. */
+  stats (): Promise<QueueStats>
   /** Wakes a blocked read (shutdown). */
   interrupt (): void
   ping (): Promise<void>
   close (): Promise<void>
+}
+
+export interface QueueStats {
+  /** Entries not yet acknowledged: waiting for a worker, or being worked on. */
+  entries: number
+  /** Of those, the ones delivered to a worker (pending in the consumer group). */
+  pending: number
+  /** How long ago the oldest unacknowledged entry was queued (0 when none is). */
+  oldestAgeSeconds: number
+}
+
+/** The age of an entry from its id, which starts with the milliseconds it was queued at (stream ids, memory ids). */
+export function entryAgeSeconds (entryId: string | undefined, now = Date.now()): number {
+  const queuedAt = Number((entryId ?? '').split('-')[0])
+  return entryId === undefined || !Number.isFinite(queuedAt) ? 0 : Math.max(0, (now - queuedAt) / 1000)
 }
 
 export function consumerName (): string {

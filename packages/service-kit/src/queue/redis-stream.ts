@@ -1,5 +1,5 @@
 import { createRedisClient, waitForRedis, type RedisClient, type RedisSettings } from '../store/index.js'
-import { consumerName, jsonCodec, type PayloadCodec, type QueueEntry, type WorkQueue } from './queue.js'
+import { consumerName, entryAgeSeconds, jsonCodec, type PayloadCodec, type QueueEntry, type QueueStats, type WorkQueue } from './queue.js'
 
 // Extends a lease only for its holder; deletes it only for its holder.
 const RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
@@ -133,6 +133,20 @@ export class RedisStreamQueue<P> implements WorkQueue<P> {
 
   async releaseLease (key: string): Promise<void> {
     await this.#commands.eval(RELEASE, 1, this.#lease(key), this.consumer)
+  }
+
+  async stats (): Promise<QueueStats> {
+    await this.#ensureGroup()
+    // Acknowledged entries are deleted, so the stream holds exactly the unfinished ones, oldest first.
+    const replies = await this.#commands.pipeline()
+      .call('XLEN', this.#key)
+      .call('XPENDING', this.#key, this.#group)
+      .call('XRANGE', this.#key, '-', '+', 'COUNT', '1')
+      .exec()
+    if (!replies) throw new Error('no reply to XLEN + XPENDING + XRANGE')
+    for (const [err] of replies) if (err) throw err
+    const [length, pending, first] = replies.map(([, reply]) => reply) as [number, [number, ...unknown[]], StreamEntry[]]
+    return { entries: Number(length), pending: Number(pending[0]), oldestAgeSeconds: entryAgeSeconds(first[0]?.[0]) }
   }
 
   interrupt (): void {

@@ -26,6 +26,8 @@ export interface HubClientOptions {
   retryBaseMs: number
   /** Told of each retry, for the launch's progress and the log. */
   onRetry?: (info: { method: string, path: string, attempt: number, delayMs: number, reason: string }) => void
+  /** Told of each answer (its status), or of no answer (undefined: unreachable, timed out), for metrics. */
+  onReply?: (method: string, path: string, status: number | undefined) => void
 }
 
 export interface HubReply<T> {
@@ -72,6 +74,7 @@ export class HubClient {
           ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
           signal: AbortSignal.any(signals)
         })
+        this.#options.onReply?.(method, path, response.status)
         const text = await response.text()
         const data = parseJson(text)
         if (response.ok || options.accept?.includes(response.status)) {
@@ -86,6 +89,7 @@ export class HubClient {
         if (err instanceof HubError) throw err
         options.signal?.throwIfAborted()
         retryable = describe(err)
+        this.#options.onReply?.(method, path, undefined)
       }
       lastReason = retryable
       if (attempt < retries) {
@@ -106,6 +110,7 @@ export class HubClient {
       headers: { authorization: `token ${this.#options.token}`, accept: 'text/event-stream' },
       signal
     })
+    this.#options.onReply?.('GET', path, response.status)
     if (!response.ok || response.body === null) {
       const text = await response.text().catch(() => '')
       throw new HubError(`The hub refused the progress stream (${response.status}): ${hubMessage(parseJson(text), text) ?? response.statusText}`, response.status)

@@ -43,7 +43,7 @@ export class JupyterHubDriver implements SpawnDriver {
   readonly #publicUrl: URL
   readonly #onWarning: ((message: string) => void) | undefined
 
-  constructor (config: BrokerConfig, options: { onRetry?: ConstructorParameters<typeof HubClient>[0]['onRetry'], onWarning?: (message: string) => void } = {}) {
+  constructor (config: BrokerConfig, options: Pick<ConstructorParameters<typeof HubClient>[0], 'onRetry' | 'onReply'> & { onWarning?: (message: string) => void } = {}) {
     this.#config = config
     this.#onWarning = options.onWarning
     this.#hub = new HubClient({
@@ -52,7 +52,8 @@ export class JupyterHubDriver implements SpawnDriver {
       timeoutMs: config.HUB_REQUEST_TIMEOUT * 1000,
       retries: config.HUB_RETRIES,
       retryBaseMs: config.HUB_RETRY_BASE_MS,
-      ...(options.onRetry ? { onRetry: options.onRetry } : {})
+      ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+      ...(options.onReply ? { onReply: options.onReply } : {})
     })
     this.#form = new UserOptionsForm(config)
     this.#publicUrl = new URL(config.HUB_PUBLIC_URL ?? config.HUB_URL as string)

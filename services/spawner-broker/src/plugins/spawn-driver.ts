@@ -16,7 +16,8 @@ export default fp(async function spawnDriverPlugin (fastify) {
   if (config.SPAWN_DRIVER === 'jupyterhub') {
     driver = new JupyterHubDriver(config, {
       onRetry: (info) => fastify.log.warn({ method: info.method, path: info.path, attempt: info.attempt, reason: info.reason }, 'hub request failed; retrying'),
-      onWarning: (message) => fastify.log.warn(message)
+      onWarning: (message) => fastify.log.warn(message),
+      onReply: fastify.brokerMetrics.hubReply
     })
     fastify.log.info({ hub: config.HUB_URL, namedServers: config.HUB_NAMED_SERVERS, form: config.HUB_USER_OPTIONS_FORM }, 'spawning through the JupyterHub REST API')
   } else {
@@ -24,4 +25,4 @@ export default fp(async function spawnDriverPlugin (fastify) {
     fastify.log.warn('SPAWN_DRIVER=dry-run: launches show what would start, nothing is started (set HUB_URL for a real hub)')
   }
   fastify.decorate('spawnDriver', driver)
-}, { name: 'broker-spawn-driver', fastify: '5.x' })
+}, { name: 'broker-spawn-driver', fastify: '5.x', dependencies: ['broker-metrics'] })

@@ -21,9 +21,10 @@ export default fp(async function workerPlugin (fastify) {
     concurrency: config.WORKER_CONCURRENCY,
     claimIdleMs: config.QUEUE_CLAIM_IDLE_MS,
     spawnTimeoutMs: config.SPAWN_TIMEOUT * 1000,
-    maxDeliveries: config.QUEUE_MAX_DELIVERIES
+    maxDeliveries: config.QUEUE_MAX_DELIVERIES,
+    events: fastify.brokerMetrics.worker
   })
   fastify.decorate('worker', worker)
   fastify.addHook('onReady', async () => worker.start())
   fastify.addHook('preClose', async () => await worker.stop())
-}, { name: 'broker-worker', fastify: '5.x', dependencies: ['broker-work-queue', 'broker-launches', 'broker-spawn-driver'] })
+}, { name: 'broker-worker', fastify: '5.x', dependencies: ['broker-work-queue', 'broker-launches', 'broker-spawn-driver', 'broker-metrics'] })

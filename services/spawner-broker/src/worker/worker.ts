@@ -17,6 +17,21 @@ export interface WorkerOptions {
   maxDeliveries: number
   /** How long one blocked read waits for new work. */
   blockMs?: number
+  /** Told what the worker does, for metrics. */
+  events?: WorkerEvents
+}
+
+/** What a worker tells its metrics. */
+export interface WorkerEvents {
+  /** Entries of a dead consumer claimed by this one. */
+  reclaimed: (count: number) => void
+  /** A launch another worker had begun is taken over (delivered again). */
+  takenOver: () => void
+  /**
+   * A launch ended: ready, failed, or timed out; with how long its spawn ran
+   * (undefined if it never began) and how long since it was accepted.
+   */
+  finished: (outcome: 'ready' | 'failed' | 'timeout', spawnSeconds: number | undefined, sinceAcceptedSeconds: number) => void
 }
 
 /** Why a spawn was cut short; only a timeout fails the launch. */
@@ -90,6 +105,7 @@ export class Worker {
       if (this.#stopping || this.#free <= 0) continue
       try {
         const entries = await this.#options.queue.reclaim(this.#free)
+        if (entries.length > 0) this.#options.events?.reclaimed(entries.length)
         for (const entry of entries) {
           this.#options.log.info({ launch: entry.payload.launchId }, 'claimed a launch whose broker stopped answering')
           this.#dispatch(entry)
@@ -156,6 +172,8 @@ export class Worker {
     let writer: LaunchWriter | undefined
     // The acknowledgement releases the lease in the same round trip; if it fails, the lease is released on its own below.
     let released = false
+    let spawnStarted: number | undefined
+    const spawnSeconds = (): number | undefined => spawnStarted === undefined ? undefined : (performance.now() - spawnStarted) / 1000
     const ack = async (): Promise<void> => { released = await this.#ack(entry) }
     try {
       launch = await launches.get(entry.payload.launchId)
@@ -169,6 +187,7 @@ export class Worker {
       const record = new LaunchWriter(launches, current)
       writer = record
       launch.deliveries += 1
+      if (launch.deliveries > 1) this.#options.events?.takenOver()
       if (launch.deliveries > this.#options.maxDeliveries) {
         await this.#fail(launch, record, `The launch was taken up ${launch.deliveries - 1} times without finishing; giving up.`)
         await ack()
@@ -178,6 +197,7 @@ export class Worker {
       addProgress(launch, launch.deliveries > 1 ? 'Picked up again after the broker working on it stopped' : 'Starting your server', 1)
       // Awaited: the raised delivery count is recorded before the hub is asked anything.
       await record.save()
+      spawnStarted = performance.now()
       const result = await driver.spawn(launch, {
         signal: abort.signal,
         progress: async (message, percent) => {
@@ -197,21 +217,22 @@ export class Worker {
       // Written after every progress write before it, and done before the entry is acknowledged.
       await record.save()
       await ack()
+      this.#options.events?.finished('ready', spawnSeconds(), sinceAccepted(launch))
       log.info({ launch: launch.id, user: launch.username, image: launch.image, server: launch.serverName }, 'launch ready')
     } catch (err) {
       const reason: unknown = abort.signal.aborted ? abort.signal.reason : undefined
       if (launch && writer && reason instanceof SpawnTimeout) {
-        await this.#fail(launch, writer, `The server did not become ready within ${Math.round(this.#options.spawnTimeoutMs / 1000)} seconds.`)
+        await this.#fail(launch, writer, `The server did not become ready within ${Math.round(this.#options.spawnTimeoutMs / 1000)} seconds.`, 'timeout', spawnSeconds())
         await ack()
       } else if (reason instanceof ShuttingDown || reason instanceof LeaseLost) {
         // Left on the queue: another worker claims it once it has been idle long enough.
         log.warn({ launch: entry.payload.launchId, why: reason.constructor.name }, 'spawn cut short; the launch stays queued')
       } else if (launch && writer && err instanceof SpawnFailed) {
-        await this.#fail(launch, writer, err.message)
+        await this.#fail(launch, writer, err.message, 'failed', spawnSeconds())
         await ack()
       } else if (launch && writer && !isStoreError(err)) {
         log.error({ err, launch: launch.id }, 'unexpected error while spawning')
-        await this.#fail(launch, writer, 'The broker hit an unexpected error while starting your server.')
+        await this.#fail(launch, writer, 'The broker hit an unexpected error while starting your server.', 'failed', spawnSeconds())
         await ack()
       } else {
         // Redis is away: the entry stays pending and is taken up again later.
@@ -239,11 +260,12 @@ export class Worker {
     }
   }
 
-  async #fail (launch: StoredLaunch, writer: LaunchWriter, reason: string): Promise<void> {
+  async #fail (launch: StoredLaunch, writer: LaunchWriter, reason: string, outcome: 'failed' | 'timeout' = 'failed', spawnSeconds?: number): Promise<void> {
     launch.status = 'failed'
     launch.reason = reason
     addProgress(launch, `Failed: ${reason}`, 100)
     await writer.save()
+    this.#options.events?.finished(outcome, spawnSeconds, sinceAccepted(launch))
     this.#options.log.warn({ launch: launch.id, user: launch.username, reason }, 'launch failed')
   }
 
@@ -254,6 +276,10 @@ export class Worker {
     this.#lastError = now
     this.#options.log.warn({ err: (err as Error).message }, message)
   }
+}
+
+function sinceAccepted (launch: StoredLaunch): number {
+  return Math.max(0, (Date.now() - Date.parse(launch.createdAt)) / 1000)
 }
 
 function isStoreError (err: unknown): boolean {

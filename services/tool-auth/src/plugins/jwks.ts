@@ -45,7 +45,7 @@ export class PlatformKeySet {
   /** How many fetches were made (for tests and logs). */
   fetches = 0
 
-  constructor (readonly url: string, readonly options: KeySetOptions, readonly log?: Log) {}
+  constructor (readonly url: string, readonly options: KeySetOptions, readonly log?: Log, readonly onFetch?: (ok: boolean) => void) {}
 
   readonly getKey: GetKey = async (header, token) => {
     const now = Date.now()
@@ -67,7 +67,10 @@ export class PlatformKeySet {
 
   /** Fetches the set; `required` means there is nothing to fall back on, so a failure is thrown. */
   async #refresh (required: boolean): Promise<void> {
-    this.#inflight ??= this.#fetch().finally(() => { this.#inflight = undefined })
+    this.#inflight ??= this.#fetch().then(() => this.onFetch?.(true), (err: unknown) => {
+      this.onFetch?.(false)
+      throw err
+    }).finally(() => { this.#inflight = undefined })
     try {
       await this.#inflight
     } catch (err) {
@@ -117,16 +120,18 @@ declare module 'fastify' {
 
 export default fp(async function jwksPlugin (fastify) {
   const settings = { ...DEFAULT_KEY_SET_OPTIONS, maxAge: fastify.config.JWKS_MAX_AGE, cooldown: fastify.config.JWKS_COOLDOWN }
+  // Issuers here are vouched for (configured, or registered by the operator): a bounded label.
+  const counted = (issuer: string) => (ok: boolean) => fastify.toolMetrics.jwksFetched(issuer, ok)
   const sets = new Map(fastify.platforms.all.map((platform) =>
-    [platform.issuer, new PlatformKeySet(platform.jwksEndpoint, settings, fastify.log)]))
+    [platform.issuer, new PlatformKeySet(platform.jwksEndpoint, settings, fastify.log, counted(platform.issuer))]))
   fastify.decorate('jwks', {
     keySet (issuer: string, jwksEndpoint?: string): PlatformKeySet {
       const set = sets.get(issuer)
       if (set !== undefined && (jwksEndpoint === undefined || set.url === jwksEndpoint)) return set
       if (jwksEndpoint === undefined) throw new Error(`no key set for ${issuer}`)
-      const registered = new PlatformKeySet(jwksEndpoint, settings, fastify.log)
+      const registered = new PlatformKeySet(jwksEndpoint, settings, fastify.log, counted(issuer))
       sets.set(issuer, registered)
       return registered
     }
   })
-}, { name: 'tool-auth-jwks', dependencies: ['tool-auth-platforms'] })
+}, { name: 'tool-auth-jwks', dependencies: ['tool-auth-platforms', 'tool-auth-metrics'] })

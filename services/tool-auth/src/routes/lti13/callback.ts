@@ -48,6 +48,7 @@ const callbackRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     if (state === undefined) throw new StateUnknown()
 
     const platform = await fastify.platforms.get(state.issuer)
+    fastify.toolMetrics.issuer(request, platform.issuer)
     const claims = await verifyIdToken(body.id_token, {
       platform,
       clientId: state.clientId,

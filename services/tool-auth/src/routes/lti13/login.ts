@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type, type Static } from 'typebox'
-import { wantsHtml } from '@ltilaunch/service-kit'
+import { noteErrorCode, wantsHtml } from '@ltilaunch/service-kit'
 import { DeploymentUnknown, LaunchUnbound, LoginParamMissing, StateUnknown, TargetNotAllowed } from '../../errors.js'
 import { bindingSecret, isFramed, platformOrigin, restartParams, restartUrl, storageKey, storageTargetOf, type StateBinding } from '../../lib/binding.js'
 import { rateLimited } from '../../lib/rate-limit.js'
@@ -31,6 +31,7 @@ export interface LoginState {
 export async function refuseUnbound (request: FastifyRequest, reply: FastifyReply, restart: string | undefined): Promise<FastifyReply> {
   const error = new LaunchUnbound()
   request.log.info({ code: error.code }, 'launch refused: not bound to the browser')
+  noteErrorCode(reply, error.code)
   if (!wantsHtml(request)) throw error
   return await reply.code(error.statusCode).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(unboundPage({
     title: 'Open this tool in a new window',
@@ -66,6 +67,7 @@ const loginRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       if (typeof params[name] !== 'string' || params[name].trim() === '') throw new LoginParamMissing(name)
     }
     const platform = await platforms.get(params.iss as string)
+    fastify.toolMetrics.issuer(request, platform.issuer)
     const clientId = platforms.clientFor(platform, params.client_id)
     const deploymentId = params.lti_deployment_id
     if (deploymentId !== undefined && deploymentId !== '' && platform.deploymentIds.length > 0 && !platform.deploymentIds.includes(deploymentId)) {
