@@ -43,7 +43,9 @@ export const BaseConfigProperties = {
   REDIS_SENTINEL_NAME: Type.String({ default: 'mymaster', description: 'the master name that the Sentinels watch' }),
   REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: '^[^,\\s]+:\\d+(,[^,\\s]+:\\d+)*$', description: 'host:port list of Redis Cluster seed nodes' })),
   REDIS_PASSWORD: Type.Optional(Type.String({ description: 'password for Sentinel or Cluster nodes (REDIS_URL carries its own)' })),
-  REDIS_KEY_PREFIX: Type.Optional(Type.String({ description: 'prefix of every key this service writes (default ltilaunch:<service>:)' }))
+  REDIS_KEY_PREFIX: Type.Optional(Type.String({ description: 'prefix of every key this service writes (default ltilaunch:<service>:)' })),
+  AUDIT_STREAM: Type.Optional(Type.String({ pattern: '^[^\\s]{1,200}$', description: 'Redis Stream key that audit events are also added to (stdout always has them); needs Redis' })),
+  AUDIT_STREAM_MAXLEN: Type.Integer({ minimum: 1, default: 100000, description: 'about how many events the audit stream keeps (XADD MAXLEN ~)' })
 }
 
 export const BaseConfigSchema = Type.Object(BaseConfigProperties)

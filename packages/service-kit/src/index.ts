@@ -1,10 +1,29 @@
+export {
+  AUDIT_EVENT_TYPES,
+  AUDIT_SCHEMA_VERSION,
+  AuditActorSchema,
+  AuditEventSchema,
+  auditEventJsonSchema,
+  auditEventProblems,
+  AuditTargetSchema,
+  isAuditEvent,
+  type AuditActor,
+  type AuditEvent,
+  type AuditEventType,
+  type AuditInput,
+  type AuditOutcome,
+  type AuditService,
+  type AuditTarget
+} from './audit/event.js'
+export { AuditTrail, type AuditCounts, type AuditStreamSettings, type AuditTrailOptions } from './audit/trail.js'
+export { default as auditPlugin, traceIdFromHeader, type AuditFacts, type AuditPluginOptions, type RequestAuditInput } from './plugins/audit.js'
 export { parseDocument, parseStructured } from './document.js'
 export { JsonClient, JsonClientError, type JsonClientOptions, type JsonReply } from './json-client.js'
 export { BaseConfigProperties, BaseConfigSchema, ConfigError, loadConfig, splitList, type BaseConfig } from './config.js'
 export { isHttpUrl } from './urls.js'
 export { autoSubmitPage, escapeHtml, html, page, raw, SafeHtml, type PageOptions } from './html.js'
 export { capabilityFingerprint, loggerOptions, maskCapabilityPath, maskedPathLogSerializers, REDACTED_PATHS, requestLogSerializer, type LoggerSettings } from './logger.js'
-export { default as errorsPlugin, errorPage, errorReplyJson, ErrorReplySchema, genericErrorCode, wantsHtml, type ErrorsPluginOptions, type HintedError } from './plugins/errors.js'
+export { default as errorsPlugin, errorCodeOf, errorPage, errorReplyJson, ErrorReplySchema, genericErrorCode, wantsHtml, type ErrorsPluginOptions, type HintedError } from './plugins/errors.js'
 export { BASE_SECURITY_HEADERS, contentSecurityPolicy, default as securityHeadersPlugin, frameAncestorSources, type SecurityHeadersOptions } from './plugins/security-headers.js'
 export { default as healthPlugin, type ReadinessCheck } from './plugins/health.js'
 export { default as serviceKit, type ServiceKitOptions } from './plugins/service-kit.js'

@@ -63,6 +63,13 @@ export function errorReplyJson (body: ErrorReply): string {
   return JSON.stringify(json)
 }
 
+const errorCodes = new WeakMap<FastifyRequest, string>()
+
+/** The stable code of the error a request was answered with, if the error handler answered it (for the audit trail). */
+export function errorCodeOf (request: FastifyRequest): string | undefined {
+  return errorCodes.get(request)
+}
+
 /** Whether the client is a browser that should see a page rather than JSON. */
 export function wantsHtml (request: FastifyRequest): boolean {
   const accept = request.headers.accept ?? ''
@@ -172,6 +179,7 @@ function classify (error: HintedError, prefix: string, request: FastifyRequest, 
     // Router errors quote the URL, which may hold a launch id.
     request.log.info({ code, reason: maskCapabilityPath(error.message) }, 'request refused')
   }
+  errorCodes.set(request, code)
   return { statusCode, code, message, hint: error.hint }
 }
 
@@ -190,6 +198,7 @@ function render (request: FastifyRequest, reply: FastifyReply, body: ErrorReply)
 }
 
 async function send (request: FastifyRequest, reply: FastifyReply, body: ErrorReply): Promise<FastifyReply> {
+  errorCodes.set(request, body.code)
   return await reply.send(render(request, reply, body))
 }
 
