@@ -15,7 +15,7 @@ export {
   type AuditService,
   type AuditTarget
 } from './audit/event.js'
-export { AuditTrail, type AuditCounts, type AuditStreamSettings, type AuditTrailOptions } from './audit/trail.js'
+export { AuditTrail, commandAuditTrail, type AuditCounts, type AuditStreamSettings, type AuditTrailOptions } from './audit/trail.js'
 export { default as auditPlugin, traceIdFromHeader, type AuditFacts, type AuditPluginOptions, type RequestAuditInput } from './plugins/audit.js'
 export { parseDocument, parseStructured } from './document.js'
 export { JsonClient, JsonClientError, type JsonClientOptions, type JsonReply } from './json-client.js'

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs'
-import { Writable } from 'node:stream'
 import createError from '@fastify/error'
 import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
@@ -8,26 +7,14 @@ import { loadConfig, BaseConfigSchema } from '../src/config.js'
 import serviceKit from '../src/plugins/service-kit.js'
 import { createServer } from '../src/server.js'
 import { RedisStore } from '../src/store/redis.js'
-import { redisStoreForTest, testPrefix, testRedisUrl } from '../src/testing.js'
+import { auditStreamEvents, logCapture, redisStoreForTest, testPrefix, testRedisUrl } from '../src/testing.js'
 import { AUDIT_SCHEMA_FILE, auditSchemaText } from '../scripts/write-audit-schema.js'
 
 const Refused = createError('KIT_LAUNCH_REFUSED', 'The launch is refused.', 403)
 
-/** Lines written by the service's logger, parsed. */
-function logLines () {
-  const lines: Array<Record<string, unknown>> = []
-  const stream = new Writable({
-    write (chunk, _encoding, done) {
-      for (const line of String(chunk).split('\n')) if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>)
-      done()
-    }
-  })
-  return { lines, stream, audit: () => lines.filter((line) => line.audit === true && line.event !== undefined).map((line) => line.event as AuditEvent) }
-}
-
 async function build (t: Test, env: Record<string, string>, store?: RedisStore) {
   const config = loadConfig(BaseConfigSchema, { PORT: '0', ...env })
-  const log = logLines()
+  const log = logCapture()
   const app = createServer({ service: 'tool-auth', config, logStream: log.stream })
   await app.register(serviceKit, { service: 'tool-auth', errorPrefix: 'KIT', config, ...(store ? { store } : {}) })
   app.post('/launch', { config: { audit: 'tool.launch' } }, async (request) => {
@@ -40,11 +27,6 @@ async function build (t: Test, env: Record<string, string>, store?: RedisStore) 
   app.get('/page', { config: { audit: 'tool.launch' } }, async () => 'an intermediate page records nothing')
   t.teardown(() => app.close())
   return { app, log }
-}
-
-async function streamEvents (redis: Redis, key: string): Promise<AuditEvent[]> {
-  const entries = await redis.xrange(key, '-', '+')
-  return entries.map(([, fields]) => JSON.parse(fields[fields.indexOf('event') + 1] as string) as AuditEvent)
 }
 
 t.test('docs/audit-event.schema.json is the JSON Schema of the TypeBox schema (pnpm --filter @ltilaunch/service-kit audit-schema writes it)', async (t) => {
@@ -89,7 +71,7 @@ t.test('an accepted and a refused launch each write one event that matches the s
 
   const redis = new Redis(testRedisUrl())
   t.teardown(() => redis.quit())
-  t.same(await streamEvents(redis, key), events, 'the stream holds the same events')
+  t.same(await auditStreamEvents(redis, key), events, 'the stream holds the same events')
 })
 
 t.test('the stream keeps about AUDIT_STREAM_MAXLEN events', async (t) => {
@@ -105,7 +87,7 @@ t.test('the stream keeps about AUDIT_STREAM_MAXLEN events', async (t) => {
   const nodeSize = Number((await redis.config('GET', 'stream-node-max-entries') as string[])[1] ?? 100)
   const length = await redis.xlen(key)
   t.ok(length >= 50 && length <= 50 + nodeSize, `XLEN ${length} is about 50 (node size ${nodeSize})`)
-  const newest = await streamEvents(redis, key)
+  const newest = await auditStreamEvents(redis, key)
   t.equal(newest.at(-1)?.target?.username, 'user599', 'the newest events are the ones kept')
   t.equal(app.audit.counts.streamFailures, 0)
 })

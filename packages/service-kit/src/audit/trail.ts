@@ -1,3 +1,4 @@
+import { pino } from 'pino'
 import type { FastifyBaseLogger } from 'fastify'
 import type { RedisClient } from '../store/redis.js'
 import { AUDIT_SCHEMA_VERSION, auditEventProblems, type AuditEvent, type AuditInput, type AuditService } from './event.js'
@@ -113,4 +114,22 @@ function compact<T extends object> (value: T | undefined): T | undefined {
   if (value === undefined) return undefined
   const kept = Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined && v !== '')) as T
   return Object.keys(kept).length > 0 ? kept : undefined
+}
+
+/**
+ * The audit trail of a command-line tool that changes what a service trusts
+ * (tool-auth's `registrations remove`): audit lines on stderr, whose stdout is
+ * the operator's, and the stream where AUDIT_STREAM is set and the store is Redis.
+ */
+export function commandAuditTrail (options: {
+  service: AuditService
+  config: { AUDIT_STREAM?: string | undefined, AUDIT_STREAM_MAXLEN?: number | undefined }
+  redis?: RedisClient | undefined
+}): AuditTrail {
+  const log = pino({ base: { service: options.service } }, pino.destination(2)) as unknown as FastifyBaseLogger
+  const key = options.config.AUDIT_STREAM
+  const stream = key !== undefined && key !== '' && options.redis !== undefined
+    ? { key, maxLength: options.config.AUDIT_STREAM_MAXLEN ?? 100000, redis: options.redis }
+    : undefined
+  return new AuditTrail({ service: options.service, log, stream })
 }
