@@ -1,3 +1,5 @@
+import type { AuditTrail } from '@ltilaunch/service-kit'
+import { launchActor, launchTarget } from '../launches/audit.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import { SpawnFailed, type SpawnDriver } from '../drivers/driver.js'
@@ -9,6 +11,8 @@ export interface WorkerOptions {
   launches: LaunchRepository
   driver: SpawnDriver
   log: FastifyBaseLogger
+  /** Where a server's start or failure is recorded for the audit trail. */
+  audit?: AuditTrail
   concurrency: number
   /** Lease life and the idle time after which another consumer claims an entry. */
   claimIdleMs: number
@@ -189,6 +193,7 @@ export class Worker {
       await record.save()
       await ack()
       log.info({ launch: launch.id, user: launch.username, image: launch.image, server: launch.serverName }, 'launch ready')
+      this.#options.audit?.record({ type: 'broker.server', outcome: 'success', actor: launchActor(launch.request), target: launchTarget(launch) })
     } catch (err) {
       const reason: unknown = abort.signal.aborted ? abort.signal.reason : undefined
       if (launch && writer && reason instanceof SpawnTimeout) {
@@ -235,6 +240,7 @@ export class Worker {
     addProgress(launch, `Failed: ${reason}`, 100)
     await writer.save()
     this.#options.log.warn({ launch: launch.id, user: launch.username, reason }, 'launch failed')
+    this.#options.audit?.record({ type: 'broker.server', outcome: 'failure', error_code: 'BROKER_SPAWN_FAILED', actor: launchActor(launch.request), target: launchTarget(launch) })
   }
 
   // One warning per few seconds while Redis is away, not one per loop.
