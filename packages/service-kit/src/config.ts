@@ -58,7 +58,9 @@ export const BaseConfigProperties = {
   OTEL_SDK_DISABLED: Type.Optional(Type.Boolean({ description: 'true keeps tracing off even with an endpoint set' })),
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: 'serve Prometheus metrics at /metrics on this port, apart from the public routes' })),
   METRICS_HOST: Type.Optional(Type.String({ minLength: 1, description: 'address the metrics port listens on (default: HOST)' })),
-  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'bearer token /metrics requires; without METRICS_PORT, /metrics is then served on the service\'s own port' }))
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'bearer token /metrics requires; without METRICS_PORT, /metrics is then served on the service\'s own port' })),
+  AUDIT_STREAM: Type.Optional(Type.String({ pattern: '^[^\\s]{1,200}$', description: 'Redis Stream key that audit events are also added to (stdout always has them); needs Redis' })),
+  AUDIT_STREAM_MAXLEN: Type.Integer({ minimum: 1, default: 100000, description: 'about how many events the audit stream keeps (XADD MAXLEN ~)' })
 }
 
 export const BaseConfigSchema = Type.Object(BaseConfigProperties)

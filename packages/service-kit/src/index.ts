@@ -1,3 +1,22 @@
+export {
+  AUDIT_EVENT_TYPES,
+  AUDIT_SCHEMA_VERSION,
+  AuditActorSchema,
+  AuditEventSchema,
+  auditEventJsonSchema,
+  auditEventProblems,
+  AuditTargetSchema,
+  isAuditEvent,
+  type AuditActor,
+  type AuditEvent,
+  type AuditEventType,
+  type AuditInput,
+  type AuditOutcome,
+  type AuditService,
+  type AuditTarget
+} from './audit/event.js'
+export { AuditTrail, commandAuditTrail, type AuditCounts, type AuditStreamSettings, type AuditTrailOptions } from './audit/trail.js'
+export { default as auditPlugin, traceIdFromHeader, type AuditFacts, type AuditPluginOptions, type RequestAuditInput } from './plugins/audit.js'
 export { parseDocument, parseStructured } from './document.js'
 export { JsonClient, JsonClientError, type JsonClientOptions, type JsonReply } from './json-client.js'
 export { BaseConfigProperties, BaseConfigSchema, ConfigError, loadConfig, splitList, type BaseConfig } from './config.js'

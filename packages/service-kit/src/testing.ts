@@ -1,11 +1,40 @@
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { connect } from 'node:net'
+import { Writable } from 'node:stream'
 import { Cluster, Redis } from 'ioredis'
 import { MemoryStore } from './store/memory.js'
 import { createRedisClient, RedisStore, waitForRedis, type RedisClient, type RedisSettings } from './store/redis.js'
 import type { Store } from './store/store.js'
 import { registeredRoutes } from './server.js'
+import type { AuditEvent } from './audit/event.js'
+
+/** The JSON lines a service's logger writes, kept for a test; `audit()` is the audit events among them. */
+export function logCapture () {
+  const lines: Array<Record<string, unknown>> = []
+  let partial = ''
+  const stream = new Writable({
+    write (chunk, _encoding, done) {
+      const text = partial + String(chunk)
+      const parts = text.split('\n')
+      partial = parts.pop() ?? ''
+      for (const line of parts) if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>)
+      done()
+    }
+  })
+  return { lines, stream, audit: () => auditEventsOf(lines) }
+}
+
+/** The audit events among parsed log lines (a line with `audit: true` and an `event`). */
+export function auditEventsOf (lines: Array<Record<string, unknown>>): AuditEvent[] {
+  return lines.filter((line) => line.audit === true && line.event !== undefined).map((line) => line.event as AuditEvent)
+}
+
+/** The events of an audit Redis Stream, oldest first. */
+export async function auditStreamEvents (redis: RedisClient, key: string): Promise<AuditEvent[]> {
+  const entries = await redis.xrange(key, '-', '+')
+  return entries.map(([, fields]) => JSON.parse(fields[fields.indexOf('event') + 1] ?? 'null') as AuditEvent)
+}
 
 /** The Redis the tests use: LTILAUNCH_TEST_REDIS_URL, else REDIS_URL, else the local default. */
 export function testRedisUrl (): string {

@@ -112,6 +112,8 @@ export interface BuildOptions {
   env?: Record<string, string>
   /** 'redis' (the default: a real Redis under a fresh key prefix), 'memory', or a store to share. */
   store?: 'redis' | 'memory' | Store
+  /** Where the service's log lines go (tests of what it logs); by default it logs nothing. */
+  logStream?: Parameters<typeof createServer>[0]['logStream']
 }
 
 /** The app with test settings, ready for inject(); closed, and its Redis keys deleted, after the test. */
@@ -121,7 +123,7 @@ export async function build (t: Test, options: BuildOptions = {}) {
     ? options.store
     : options.store === 'memory' ? memoryStoreForTest(t) : await redisStoreForTest(t, 'platform')
   if (store === undefined) throw new Error('these tests need Redis')
-  const server = createServer({ service: 'platform', config, logger: false })
+  const server = createServer({ service: 'platform', config, ...(options.logStream ? { logStream: options.logStream } : { logger: false }) })
   await server.register(fp(app), { config, store })
   await server.ready()
   t.teardown(async () => await server.close())

@@ -30,6 +30,8 @@ export interface BuildOptions {
   env?: Record<string, string>
   /** 'redis' (the default: a real Redis under a fresh key prefix, queue included) or 'memory'. */
   store?: 'redis' | 'memory'
+  /** Where the service's log lines go (tests of what it logs); by default it logs nothing. */
+  logStream?: Parameters<typeof createServer>[0]['logStream']
 }
 
 /** The app with test settings, ready for inject(); closed, and its Redis keys deleted, after the test. */
@@ -39,7 +41,7 @@ export async function build (t: Test, options: BuildOptions = {}) {
   // The queue opens its own connections; it shares the store's prefix, so the test's cleanup takes its keys too.
   const redisEnv: Record<string, string> = 'prefix' in store ? { REDIS_URL: testRedisUrl(), REDIS_KEY_PREFIX: store.prefix } : {}
   const config = readConfig({ ...TEST_ENV, ...redisEnv, ...options.env })
-  const server = createServer({ service: 'spawner-broker', config, logger: false })
+  const server = createServer({ service: 'spawner-broker', config, ...(options.logStream ? { logStream: options.logStream } : { logger: false }) })
   await server.register(fp(app), { config, store })
   await server.ready()
   t.teardown(async () => await server.close())

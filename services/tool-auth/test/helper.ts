@@ -32,6 +32,8 @@ export interface BuildOptions {
   store?: 'redis' | 'memory' | Store
   /** Listen on 127.0.0.1 (for tests that drive the app with real HTTP and cookies). */
   listen?: boolean
+  /** Where the service's log lines go (tests of what it logs); by default it logs nothing. */
+  logStream?: Parameters<typeof createServer>[0]['logStream']
 }
 
 /** The app with test settings, ready for inject(); closed, and its Redis keys deleted, after the test. */
@@ -46,7 +48,7 @@ export async function build (t: Test, options: BuildOptions = {}) {
     ? options.store
     : options.store === 'memory' ? memoryStoreForTest(t) : await redisStoreForTest(t, 'tool-auth')
   if (store === undefined) throw new Error('these tests need Redis')
-  const server = createServer({ service: 'tool-auth', config, logger: false })
+  const server = createServer({ service: 'tool-auth', config, ...(options.logStream ? { logStream: options.logStream } : { logger: false }) })
   await server.register(fp(app), { config, store })
   await server.ready()
   t.teardown(async () => await server.close())

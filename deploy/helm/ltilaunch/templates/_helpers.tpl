@@ -195,6 +195,12 @@ HUB_API_TOKEN: hub-api-token
   value: {{ $root.Values.common.trustProxy | toString | quote }}
 - name: SHUTDOWN_GRACE_MS
   value: {{ $root.Values.common.shutdownGraceMs | int | toString | quote }}
+{{- with $root.Values.audit }}{{ if .stream }}
+- name: AUDIT_STREAM
+  value: {{ .stream | quote }}
+- name: AUDIT_STREAM_MAXLEN
+  value: {{ .streamMaxLength | int | toString | quote }}
+{{- end }}{{ end }}
 {{ include "ltilaunch.redisEnv" $root | trim }}
 {{- if $root.Values.metrics.enabled }}
 - name: METRICS_PORT

@@ -63,16 +63,16 @@ export function errorReplyJson (body: ErrorReply): string {
   return JSON.stringify(json)
 }
 
-const sentCodes = new WeakMap<FastifyReply, string>()
+const sentCodes = new WeakMap<FastifyRequest, string>()
 
-/** The code of the error this reply carried, if the error handler made it or a route noted it (for metrics). */
+/** The stable code of the error a reply carried, if the error handler made it or a route noted it (metrics, the audit trail). */
 export function errorCodeOf (reply: FastifyReply): string | undefined {
-  return sentCodes.get(reply)
+  return sentCodes.get(reply.request)
 }
 
 /** Notes the code of a refusal that a route answers itself (its own page), as the error handler does. */
 export function noteErrorCode (reply: FastifyReply, code: string): void {
-  sentCodes.set(reply, code)
+  sentCodes.set(reply.request, code)
 }
 
 /** Whether the client is a browser that should see a page rather than JSON. */
@@ -184,13 +184,14 @@ function classify (error: HintedError, prefix: string, request: FastifyRequest, 
     // Router errors quote the URL, which may hold a launch id.
     request.log.info({ code, reason: maskCapabilityPath(error.message) }, 'request refused')
   }
+  sentCodes.set(request, code)
   return { statusCode, code, message, hint: error.hint }
 }
 
 /** Sets the status and type of an error reply and returns its body: a page for a browser, JSON otherwise. */
 function render (request: FastifyRequest, reply: FastifyReply, body: ErrorReply): string {
   reply.code(body.statusCode)
-  sentCodes.set(reply, body.code)
+  sentCodes.set(request, body.code)
   if (wantsHtml(request)) {
     reply.type('text/html; charset=utf-8')
     return errorPage({ ...body, error: STATUS_CODES[body.statusCode] ?? 'Error' })

@@ -2,6 +2,8 @@ import createError from '@fastify/error'
 import fp from 'fastify-plugin'
 import type { BaseConfig } from '../config.js'
 import type { Store } from '../store/index.js'
+import type { AuditService } from '../audit/event.js'
+import auditPlugin from './audit.js'
 import errorsPlugin from './errors.js'
 import healthPlugin from './health.js'
 import metricsPlugin from './metrics.js'
@@ -53,4 +55,9 @@ export default fp<ServiceKitOptions>(async function serviceKit (fastify, options
     ...(options.store ? { store: options.store } : {})
   })
   await fastify.register(healthPlugin, { service: options.service })
+  await fastify.register(auditPlugin, {
+    service: options.service as AuditService,
+    stream: options.config.AUDIT_STREAM,
+    streamMaxLength: options.config.AUDIT_STREAM_MAXLEN
+  })
 }, { name: 'ltilaunch-service-kit', fastify: '5.x' })

@@ -27,6 +27,9 @@ interface HubUser {
 const MAX_SETTLE_ROUNDS = 4
 const POLL_MS = 500
 
+/** Told each time the driver sets or removes a hub user's admin flag (`set`), or the hub refused to. */
+export type AdminFlagListener = (launch: StoredLaunch, set: boolean) => void
+
 /**
  * Spawns through the JupyterHub REST API: makes sure the user exists (and
  * its admin flag and groups follow the role where configured), then starts
@@ -42,10 +45,12 @@ export class JupyterHubDriver implements SpawnDriver {
   readonly #form: UserOptionsForm
   readonly #publicUrl: URL
   readonly #onWarning: ((message: string) => void) | undefined
+  readonly #onAdminFlag: AdminFlagListener | undefined
 
-  constructor (config: BrokerConfig, options: Pick<ConstructorParameters<typeof HubClient>[0], 'onRetry' | 'onReply'> & { onWarning?: (message: string) => void } = {}) {
+  constructor (config: BrokerConfig, options: Pick<ConstructorParameters<typeof HubClient>[0], 'onRetry' | 'onReply'> & { onWarning?: (message: string) => void, onAdminFlag?: AdminFlagListener } = {}) {
     this.#config = config
     this.#onWarning = options.onWarning
+    this.#onAdminFlag = options.onAdminFlag
     this.#hub = new HubClient({
       url: config.HUB_URL as string,
       token: config.HUB_API_TOKEN as string,
@@ -165,9 +170,12 @@ export class JupyterHubDriver implements SpawnDriver {
     const name = encodeURIComponent(user.name)
     if (this.#config.HUB_SYNC_ADMIN && Boolean(user.admin) !== launch.request.isAdmin) {
       await context.progress(launch.request.isAdmin ? 'Making you a hub administrator' : 'Removing your hub administrator flag')
+      let set = false
       await this.#bestEffort(context, 'the hub admin flag', async () => {
         await this.#hub.request('PATCH', `/users/${name}`, { body: { admin: launch.request.isAdmin }, signal })
+        set = true
       })
+      this.#onAdminFlag?.(launch, set)
     }
     if (!this.#config.HUB_SYNC_GROUPS) return
     const { want, drop } = this.groupsFor(launch)

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { SpawnDriver } from '../drivers/driver.js'
 import { DryRunDriver } from '../drivers/dry-run.js'
 import { JupyterHubDriver } from '../drivers/jupyterhub.js'
+import { launchActor } from '../launches/audit.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,7 +18,14 @@ export default fp(async function spawnDriverPlugin (fastify) {
     driver = new JupyterHubDriver(config, {
       onRetry: (info) => fastify.log.warn({ method: info.method, path: info.path, attempt: info.attempt, reason: info.reason }, 'hub request failed; retrying'),
       onWarning: (message) => fastify.log.warn(message),
-      onReply: fastify.brokerMetrics.hubReply
+      onReply: fastify.brokerMetrics.hubReply,
+      onAdminFlag: (launch, set) => fastify.audit.record({
+        type: 'broker.admin_flag',
+        outcome: set ? 'success' : 'failure',
+        ...(set ? {} : { error_code: 'BROKER_HUB_REFUSED' }),
+        actor: launchActor(launch.request),
+        target: { username: launch.username, admin: launch.request.isAdmin }
+      })
     })
     fastify.log.info({ hub: config.HUB_URL, namedServers: config.HUB_NAMED_SERVERS, form: config.HUB_USER_OPTIONS_FORM }, 'spawning through the JupyterHub REST API')
   } else {

@@ -18,6 +18,7 @@ export default fp(async function workerPlugin (fastify) {
     launches: fastify.launches,
     driver: fastify.spawnDriver,
     log: fastify.log.child({ part: 'worker' }),
+    audit: fastify.audit,
     concurrency: config.WORKER_CONCURRENCY,
     claimIdleMs: config.QUEUE_CLAIM_IDLE_MS,
     spawnTimeoutMs: config.SPAWN_TIMEOUT * 1000,

@@ -1,3 +1,5 @@
+import type { AuditTrail } from '@ltilaunch/service-kit'
+import { launchActor, launchTarget } from '../launches/audit.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { inSpan, type TraceSpan as Span } from '@ltilaunch/service-kit'
 import type { FastifyBaseLogger } from 'fastify'
@@ -10,6 +12,8 @@ export interface WorkerOptions {
   launches: LaunchRepository
   driver: SpawnDriver
   log: FastifyBaseLogger
+  /** Where a server's start or failure is recorded for the audit trail. */
+  audit?: AuditTrail
   concurrency: number
   /** Lease life and the idle time after which another consumer claims an entry. */
   claimIdleMs: number
@@ -219,6 +223,7 @@ export class Worker {
       await ack()
       this.#options.events?.finished('ready', spawnSeconds(), sinceAccepted(launch))
       log.info({ launch: launch.id, user: launch.username, image: launch.image, server: launch.serverName }, 'launch ready')
+      this.#options.audit?.record({ type: 'broker.server', outcome: 'success', actor: launchActor(launch.request), target: launchTarget(launch) })
     } catch (err) {
       const reason: unknown = abort.signal.aborted ? abort.signal.reason : undefined
       if (launch && writer && reason instanceof SpawnTimeout) {
@@ -267,6 +272,7 @@ export class Worker {
     await writer.save()
     this.#options.events?.finished(outcome, spawnSeconds, sinceAccepted(launch))
     this.#options.log.warn({ launch: launch.id, user: launch.username, reason }, 'launch failed')
+    this.#options.audit?.record({ type: 'broker.server', outcome: 'failure', error_code: 'BROKER_SPAWN_FAILED', actor: launchActor(launch.request), target: launchTarget(launch) })
   }
 
   // One warning per few seconds while Redis is away, not one per loop.

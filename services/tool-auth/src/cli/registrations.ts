@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { pathToFileURL } from 'node:url'
-import { createStore, redisConfigured, type Store } from '@ltilaunch/service-kit'
+import { commandAuditTrail, createStore, redisConfigured, RedisStore, type Store } from '@ltilaunch/service-kit'
 import type { FastifyBaseLogger } from 'fastify'
 import { readConfig, type ToolAuthConfig } from '../config.js'
 import { LINK_PREFIX, REGISTRATIONS_MAP, type StoredRegistration } from '../lib/registration.js'
@@ -65,6 +65,9 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv, out: (line: 
         const issuer = rest[0]
         if (issuer === undefined) throw new Error(USAGE)
         const removed = await removeRegistration(store, issuer)
+        const audit = commandAuditTrail({ service: 'tool-auth', config, redis: store instanceof RedisStore ? store.redis : undefined })
+        audit.record({ type: 'tool.registration.removed', outcome: removed ? 'success' : 'failure', ...(removed ? {} : { error_code: 'TOOL_AUTH_NOT_FOUND' }), target: { issuer } })
+        await audit.flush()
         out(removed ? `removed ${issuer}` : `# ${issuer} is not registered by URL (a platform in PLATFORMS_FILE is removed by editing the file)`)
         return removed ? 0 : 1
       }

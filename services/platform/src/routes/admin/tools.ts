@@ -84,7 +84,7 @@ ${tools.map((tool) => {
     return await listPage(reply, signedIn.session)
   })
 
-  fastify.post('/admin/tools/register', { schema: { body: RegisterBody, response: { 200: Html } } }, async (request, reply) => {
+  fastify.post('/admin/tools/register', { config: { audit: 'platform.admin' }, schema: { body: RegisterBody, response: { 200: Html } } }, async (request, reply) => {
     const signedIn = await admin(request)
     if (signedIn === undefined) throw new SignInRequired()
     if (!tokensMatch(signedIn.session.csrf, request.body.csrf)) throw new CsrfFailed()
@@ -101,6 +101,7 @@ ${tools.map((tool) => {
     target.searchParams.set('openid_configuration', `${config.publicUrl}/.well-known/openid-configuration`)
     target.searchParams.set('registration_token', token)
     request.log.info({ admin: signedIn.user.username, tool: target.origin }, 'registration by URL started')
+    request.audit({ type: 'platform.admin', outcome: 'success', actor: { issuer: config.issuer, username: signedIn.user.username }, target: { tool: target.origin } })
     reply.header('cache-control', 'no-store')
     // This page frames the tool's registration page, and only that.
     reply.header('content-security-policy', `frame-ancestors 'none'; frame-src ${target.origin}`)

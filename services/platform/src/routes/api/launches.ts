@@ -108,6 +108,7 @@ const launchApi: FastifyPluginAsyncTypebox = async (fastify) => {
   }
 
   fastify.post('/api/v1/launches', {
+    config: { audit: 'platform.launch_url' },
     onRequest: async (request, reply) => {
       reply.header('www-authenticate', 'Bearer')
       await authenticate(request)
@@ -125,6 +126,7 @@ const launchApi: FastifyPluginAsyncTypebox = async (fastify) => {
     await store.put(ticketKey(ticket), { request: request.body } satisfies Ticket, config.LAUNCH_URL_TTL)
     const expiresAt = new Date(Date.now() + config.LAUNCH_URL_TTL * 1000).toISOString()
     request.log.info({ clientId: input.tool.clientId }, 'launch URL issued')
+    request.audit({ type: 'platform.launch_url', outcome: 'success', target: { client_id: input.tool.clientId } })
     return await reply.code(201).header('cache-control', 'no-store').send({ launchUrl: `${config.publicUrl}/launches/${ticket}`, expiresAt })
   })
 

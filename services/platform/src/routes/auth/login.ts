@@ -52,15 +52,18 @@ ${failed === undefined ? '' : html`<p class="hint" role="alert">${failed}</p>`}
 
   fastify.post('/login', {
     schema: { body: LoginBody },
-    config: { rateLimit: { max: 20, timeWindow: '1 minute' } }
+    config: { rateLimit: { max: 20, timeWindow: '1 minute' }, audit: 'platform.sign_in' }
   }, async (request, reply) => {
     const cookie = request.cookies[LOGIN_CSRF_COOKIE]
     const unsigned = cookie === undefined ? undefined : request.unsignCookie(cookie)
     if (!unsigned?.valid || !tokensMatch(unsigned.value ?? undefined, request.body.csrf)) throw new CsrfFailed()
     const user = registry.user(request.body.username.trim())
+    // The name tried, where it can be a name (a password typed in the wrong field is not kept).
+    if (/^[\w.@+-]{1,100}$/.test(request.body.username.trim())) request.auditFacts({ actor: { issuer: config.issuer, username: request.body.username.trim() } })
     const ok = await verifyPassword(request.body.password, user?.passwordHash)
     if (!ok || user === undefined) {
       request.log.info({ username: request.body.username.slice(0, 100) }, 'sign-in refused')
+      request.audit({ type: 'platform.sign_in', outcome: 'failure', error_code: new InvalidCredentials().code })
       if (!request.headers.accept?.includes('text/html')) throw new InvalidCredentials()
       return await loginForm(request, reply, new InvalidCredentials().message)
     }
@@ -68,6 +71,7 @@ ${failed === undefined ? '' : html`<p class="hint" role="alert">${failed}</p>`}
     await sessions.end(request, reply)
     await sessions.start(reply, { kind: 'user', userId: user.username }, config.PLATFORM_SESSION_TTL)
     reply.clearCookie(LOGIN_CSRF_COOKIE, { path: '/login' })
+    request.audit({ type: 'platform.sign_in', outcome: 'success', actor: { issuer: config.issuer, username: user.username } })
     return await reply.redirect('/', 303)
   })
 

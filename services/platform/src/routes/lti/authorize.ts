@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { AuthorizationRequestParamsSchema, type AuthorizationRequestParams } from '@ltilaunch/claims'
+import { AuthorizationRequestParamsSchema, LTI_CLAIM, type AuthorizationRequestParams } from '@ltilaunch/claims'
 import { autoSubmitPage } from '@ltilaunch/service-kit'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { AuthRedirectUriNotRegistered, AuthUnknownClient } from '../../errors.js'
@@ -47,8 +47,10 @@ const authorize: FastifyPluginAsyncTypebox = async (fastify) => {
     if (redirectUri === undefined || !tool.redirectUris.includes(redirectUri)) throw new AuthRedirectUriNotRegistered()
 
     const state = params.state
+    request.auditFacts({ target: { client_id: tool.clientId } })
     const fail = async (error: OidcError, description: string): Promise<FastifyReply> => {
       request.log.info({ clientId, error, reason: description }, 'authorization refused')
+      request.audit({ type: 'platform.launch', outcome: 'failure', error_code: error })
       const fields: Record<string, string> = { error, error_description: description }
       if (state !== undefined) fields.state = state
       return await reply.type('text/html; charset=utf-8').send(autoSubmitPage({ title: `Returning to ${tool.name}`, action: redirectUri, fields }))
@@ -88,14 +90,20 @@ const authorize: FastifyPluginAsyncTypebox = async (fastify) => {
       exp: now + config.ID_TOKEN_TTL
     })
     request.log.info({ clientId, deploymentId: pending.deploymentId, kid: keys.kid }, 'id_token issued')
+    request.audit({
+      type: 'platform.launch',
+      outcome: 'success',
+      actor: { issuer: config.issuer, sub: pending.sub },
+      target: { client_id: tool.clientId, deployment_id: pending.deploymentId, context_id: (pending.claims[LTI_CLAIM.context] as { id?: string } | undefined)?.id }
+    })
     const fields: Record<string, string> = { id_token: idToken }
     if (state !== undefined) fields.state = state
     return await reply.type('text/html; charset=utf-8').send(autoSubmitPage({ title: `Opening ${tool.name}`, action: redirectUri, fields }))
   }
 
-  fastify.get('/lti/authorize', { schema: { querystring: AuthorizationRequestParamsSchema } },
+  fastify.get('/lti/authorize', { config: { audit: 'platform.launch' }, schema: { querystring: AuthorizationRequestParamsSchema } },
     async (request, reply) => await respond(request, reply, request.query as Params))
-  fastify.post('/lti/authorize', { schema: { body: AuthorizationRequestParamsSchema } },
+  fastify.post('/lti/authorize', { config: { audit: 'platform.launch' }, schema: { body: AuthorizationRequestParamsSchema } },
     async (request, reply) => await respond(request, reply, request.body as Params))
 }
 

@@ -18,12 +18,13 @@ const ReturnBody = Type.Object({ JWT: Type.Optional(Type.String({ maxLength: 200
 const deepLinkReturn: FastifyPluginAsyncTypebox = async (fastify) => {
   const { registry, store, config } = fastify
 
-  fastify.post('/lti/deep-link-return', { schema: { body: ReturnBody } }, async (request, reply) => {
+  fastify.post('/lti/deep-link-return', { config: { audit: 'platform.deep_link' }, schema: { body: ReturnBody } }, async (request, reply) => {
     const jwt = request.body.JWT
     if (jwt === undefined || jwt === '') throw new DeepLinkResponseMissing()
     const clientId = claimedIssuer(jwt)
     const tool = await registry.tool(clientId)
     if (tool === undefined) throw new DeepLinkTokenInvalid(`it comes from "${clientId.slice(0, 100)}", which is not a registered tool.`)
+    request.auditFacts({ actor: { client_id: tool.clientId } })
     const payload = await verifyDeepLinkingResponse(jwt, tool, { issuer: config.issuer })
     if (!await store.claim(`dlnonce:${tool.clientId}:${String(payload.nonce)}`, config.NONCE_TTL)) throw new DeepLinkNonceReplayed()
     const data = payload[LTI_CLAIM.deepLinkingData]
@@ -40,6 +41,7 @@ const deepLinkReturn: FastifyPluginAsyncTypebox = async (fastify) => {
     for (const link of links) await store.mapSet(courseLinksKey(pending.courseId), link.id, link)
     const errormsg = payload[LTI_CLAIM.deepLinkingErrorMsg]
     request.log.info({ clientId: tool.clientId, course: pending.courseId, added: links.length, skipped, toolError: typeof errormsg === 'string' }, 'deep linking response accepted')
+    request.audit({ type: 'platform.deep_link', outcome: 'success', target: { client_id: tool.clientId, deployment_id: pending.deploymentId, context_id: pending.courseId } })
     const course = `/courses/${encodeURIComponent(pending.courseId)}`
     if (links.length > 0) return await reply.redirect(`${course}?added=${links.length}`, 303)
     // Nothing to add: say why, in the tool's words where it gave some.

@@ -98,6 +98,7 @@ const registerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { store } = fastify
 
   fastify.post('/lti/register', {
+    config: { audit: 'platform.registration.added' },
     schema: { body: RegistrationRequestSchema }
   }, async (request, reply) => {
     reply.header('cache-control', 'no-store')
@@ -141,6 +142,7 @@ const registerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
     await store.mapSet(REGISTERED_TOOLS_MAP, clientId, stored)
     request.log.info({ clientId, name: stored.tool.name, admin: ticket.admin }, 'tool registered by URL')
+    request.audit({ type: 'platform.registration.added', outcome: 'success', actor: { username: ticket.admin }, target: { client_id: clientId, deployment_id: deploymentId, tool: new URL(stored.tool.target_link_uri).origin } })
     // The answer is the registration as accepted (LTI-DR 3.6), with the service scopes granted.
     return await reply.code(200).send({
       client_id: clientId,

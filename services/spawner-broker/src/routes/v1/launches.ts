@@ -3,6 +3,7 @@ import { LaunchRecordSchema, LaunchStatusSchema, PendingLaunchRequestSchema } fr
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { LaunchNotFound } from '../../errors.js'
+import { launchActor, launchTarget } from '../../launches/audit.js'
 import { acceptLaunch, launchUrls } from '../../launches/intake.js'
 import { publicRecord } from '../../launches/records.js'
 import { publicBase } from '../../public-url.js'
@@ -23,6 +24,8 @@ export const LaunchIdParams = Type.Object({
 /** The broker API tool-auth calls: queue a launch, read its record. */
 const launchesApi: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/v1/launches', {
+    // A refusal (the image policy, a bad token, a conflict) is recorded as a refused launch.
+    config: { audit: 'broker.launch' },
     // onRequest: the token is checked before the body is even read.
     onRequest: fastify.requireServiceToken,
     schema: {
@@ -33,7 +36,9 @@ const launchesApi: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: Accepted, 201: Accepted, 400: ErrorReplySchema, 401: ErrorReplySchema, 409: ErrorReplySchema, 422: ErrorReplySchema, 503: ErrorReplySchema }
     }
   }, async (request, reply) => {
+    request.auditFacts({ actor: launchActor(request.body), target: { client_id: request.body.platform.clientId, image: request.body.image } })
     const { launch, created } = await acceptLaunch(fastify, request.body, request.headers['idempotency-key'])
+    if (created) request.audit({ type: 'broker.launch', outcome: 'success', target: launchTarget(launch) })
     reply.code(created ? 201 : 200)
     return {
       id: launch.id,

@@ -8,6 +8,7 @@ import { bindCallback } from '../../lib/bind-callback.js'
 import { isFramed } from '../../lib/binding.js'
 import { deepLinkingResponse } from '../../lib/deep-linking.js'
 import { assertUsernameOwner, bindUsername, launchIdentity } from '../../lib/identity.js'
+import { launchActor, launchTarget } from '../../lib/audit.js'
 import { buildUserinfo, idempotencyKey, pendingLaunch, type LaunchFacts } from '../../lib/launch.js'
 import { readLaunchServices, type DroppedUrl } from '../../lib/launch-services.js'
 import { rateLimited } from '../../lib/rate-limit.js'
@@ -46,6 +47,7 @@ const callbackRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const framed = binding === 'storage' || isFramed(request)
     const state = await store.take<LoginState>(`state:${body.state}`)
     if (state === undefined) throw new StateUnknown()
+    request.auditFacts({ actor: { issuer: state.issuer }, target: { client_id: state.clientId } })
 
     const platform = await fastify.platforms.get(state.issuer)
     fastify.toolMetrics.issuer(request, platform.issuer)
@@ -58,6 +60,7 @@ const callbackRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       leeway: config.time_leeway,
       maxAge: config.max_age
     })
+    request.auditFacts({ actor: { sub: claims.sub } })
     const messageType = claims[LTI_CLAIM.messageType]
     const claimedTarget = claims[LTI_CLAIM.targetLinkUri]
     if (typeof claimedTarget === 'string' && claimedTarget !== '' && !targetAllowed(claimedTarget, request, config)) {
@@ -78,6 +81,7 @@ const callbackRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
     if (messageType === MESSAGE_TYPE.deepLinking) {
       request.log.info({ issuer: platform.issuer, username }, 'deep linking request accepted')
+      request.audit({ type: 'tool.launch', outcome: 'success', actor: { issuer: platform.issuer, sub: claims.sub, username, role: classification.role }, target: { client_id: state.clientId } })
       return await deepLinkingResponse(fastify, request, reply, claims, facts)
     }
 
@@ -106,6 +110,7 @@ const callbackRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       createdAt: Date.now()
     }, [fastify.oauth.rememberLatest(userinfo)])
     request.log.info({ issuer: platform.issuer, username, role: classification.role, launchId: facts.launchId }, 'launch accepted')
+    request.audit({ type: 'tool.launch', outcome: 'success', actor: launchActor(userinfo), target: launchTarget(userinfo) })
     // The course's roster, in the background (never delays the launch): only where ROSTER_SYNC asks for it.
     fastify.rosters.afterLaunch(platform, services)
     // In a frame the hub cannot sign in (its cookies are third-party there): a new tab takes over.
@@ -114,7 +119,7 @@ const callbackRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }
 
   const schema = { body: CallbackBodySchema, response: { 200: Html, 303: Type.Null() } }
-  const routeConfig = { rateLimit: rateLimited(config) }
+  const routeConfig = { rateLimit: rateLimited(config), audit: 'tool.launch' as const }
   // The form-posted id_token: the limit platforms plan for (@ltilaunch/claims limits.ts).
   const bodyLimit = ID_TOKEN_FORM_POST_LIMIT
   fastify.post('/lti13/oauth_callback', { schema, bodyLimit, config: routeConfig }, async (request, reply) => await callback(request, reply, request.body))

@@ -32,6 +32,7 @@ export async function refuseUnbound (request: FastifyRequest, reply: FastifyRepl
   const error = new LaunchUnbound()
   request.log.info({ code: error.code }, 'launch refused: not bound to the browser')
   noteErrorCode(reply, error.code)
+  request.audit({ type: 'tool.launch', outcome: 'failure', error_code: error.code })
   if (!wantsHtml(request)) throw error
   return await reply.code(error.statusCode).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(unboundPage({
     title: 'Open this tool in a new window',
@@ -147,7 +148,8 @@ const loginRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }
 
   const schema = { response: { 200: Type.String({ description: 'the platform storage page' }), 302: Type.Null(), 303: Type.Null() } }
-  const routeConfig = { rateLimit: rateLimited(config) }
+  // A launch refused at its first step is a refused launch too.
+  const routeConfig = { rateLimit: rateLimited(config), audit: 'tool.launch' as const }
   for (const url of ['/lti13/oauth_login', '/lti13/login']) {
     fastify.get(url, { config: routeConfig, schema: { ...schema, querystring: LoginParamsSchema } }, async (request, reply) => await initiate(request, reply, request.query))
     fastify.post(url, { config: routeConfig, schema: { ...schema, body: LoginParamsSchema } }, async (request, reply) => await initiate(request, reply, request.body))

@@ -89,7 +89,8 @@ function sameSecret (given: string, expected: string): boolean {
  */
 const registerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config, store, platforms } = fastify
-  const routeConfig = { rateLimit: rateLimited(config) }
+  // Every step's refusal is a refused registration.
+  const routeConfig = { rateLimit: rateLimited(config), audit: 'tool.registration.added' as const }
 
   function enabled (): void {
     if (config.DYNAMIC_REGISTRATION === 'off') throw new RegistrationOff()
@@ -260,6 +261,7 @@ ${token === undefined ? '' : html`<input type="hidden" name="registration_token"
       ...(adminRoles.length > 0 ? { adminRoles } : {})
     }, pending.authorizedBy)
     request.log.info({ issuer: record.issuer, clientId: result.clientId, deploymentId: result.deploymentId, authorizedBy: pending.authorizedBy }, 'platform registered by URL')
+    request.audit({ type: 'tool.registration.added', outcome: 'success', target: { issuer: record.issuer, client_id: result.clientId, deployment_id: result.deploymentId } })
     return await reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page({
       title: `${config.tool_name} is registered`,
       body: html`<h1>${config.tool_name} is registered</h1>

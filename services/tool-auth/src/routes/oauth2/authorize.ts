@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { NoSession, OAuthClientUnknown, RedirectUriMismatch } from '../../errors.js'
+import { launchActor } from '../../lib/audit.js'
 import type { CodeRecord } from '../../plugins/oauth.js'
 
 /** RFC 6749 4.1.1 and RFC 7636 4.3; unknown parameters are ignored (RFC 6749 3.1). */
@@ -18,7 +19,7 @@ const AuthorizeQuery = Type.Object({
 const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/
 
 const authorizeRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  fastify.get('/oauth2/authorize', { schema: { querystring: AuthorizeQuery, response: { 302: Type.Null() } } }, async (request, reply) => {
+  fastify.get('/oauth2/authorize', { config: { audit: 'tool.hub.code' }, schema: { querystring: AuthorizeQuery, response: { 302: Type.Null() } } }, async (request, reply) => {
     const query = request.query
     // Until the client and its redirect URI are known good, errors are shown
     // here, never redirected (RFC 6749 4.1.2.1): no open redirector.
@@ -32,7 +33,9 @@ const authorizeRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       throw new RedirectUriMismatch()
     }
 
+    request.auditFacts({ actor: { client_id: client.clientId } })
     const back = (params: Record<string, string>) => {
+      if (params.error !== undefined) request.audit({ type: 'tool.hub.code', outcome: 'failure', error_code: params.error })
       const url = new URL(redirectUri)
       for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value)
       if (query.state !== undefined) url.searchParams.set('state', query.state)
@@ -57,6 +60,7 @@ const authorizeRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     if (query.code_challenge !== undefined) record.codeChallenge = query.code_challenge
     const code = await fastify.oauth.issueCode(record)
     request.log.info({ clientId: client.clientId, username: session.username }, 'authorization code issued')
+    request.audit({ type: 'tool.hub.code', outcome: 'success', actor: launchActor(session.userinfo), target: { client_id: client.clientId, username: session.username } })
     return await back({ code })
   })
 }

@@ -35,7 +35,8 @@ const OAuthError = Type.Object({ error: Type.String(), error_description: Type.S
 
 /** An RFC 6749 5.2 error; `invalid_client` is 401 with a Basic challenge. */
 class TokenError extends Error {
-  constructor (readonly code: string, readonly description: string) {
+  /** `revoked`: the refusal revoked a grant's tokens (a code or refresh token used twice). */
+  constructor (readonly code: string, readonly description: string, readonly revoked = false) {
     super(description)
   }
 }
@@ -101,15 +102,16 @@ const tokenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return reply
   }
 
-  async function authorizationCode (client: OAuthClient, body: TokenBody) {
+  async function authorizationCode (request: FastifyRequest, client: OAuthClient, body: TokenBody) {
     if (body.code === undefined || body.code === '') throw new TokenError('invalid_request', 'code is required')
     const redeemed = await oauth.redeemCode(body.code)
     if (!redeemed.ok) {
       throw new TokenError('invalid_grant', redeemed.reused
         ? 'the code was already used; the tokens issued for it are revoked'
-        : 'the code is unknown or has expired')
+        : 'the code is unknown or has expired', redeemed.reused)
     }
     const code = redeemed.value
+    request.auditFacts({ target: { username: code.userinfo.preferred_username } })
     if (code.clientId !== client.clientId) throw new TokenError('invalid_grant', 'the code was issued to another client')
     if (code.redirectUri !== undefined && body.redirect_uri !== code.redirectUri) {
       throw new TokenError('invalid_grant', 'redirect_uri differs from the one in the authorization request')
@@ -125,20 +127,22 @@ const tokenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return await issued(oauth.issueTokens(redeemed.grantId, { clientId: client.clientId, scope: code.scope, userinfo: code.userinfo }))
   }
 
-  async function refreshToken (client: OAuthClient, body: TokenBody) {
+  async function refreshToken (request: FastifyRequest, client: OAuthClient, body: TokenBody) {
     if (body.refresh_token === undefined || body.refresh_token === '') throw new TokenError('invalid_request', 'refresh_token is required')
     const refreshed = await oauth.refresh(body.refresh_token)
     if (!refreshed.ok) {
       throw new TokenError('invalid_grant', refreshed.reused
         ? 'the refresh token was already used; the tokens of this grant are revoked'
-        : 'the refresh token is unknown, expired or revoked')
+        : 'the refresh token is unknown, expired or revoked', refreshed.reused)
     }
+    request.auditFacts({ target: { username: refreshed.value.userinfo.preferred_username } })
     if (refreshed.value.clientId !== client.clientId) throw new TokenError('invalid_grant', 'the refresh token was issued to another client')
     return await issued(oauth.issueTokens(refreshed.grantId, refreshed.value))
   }
 
   fastify.post('/oauth2/token', {
     attachValidation: true,
+    config: { audit: 'tool.hub.token' },
     schema: { body: TokenBodySchema, response: { 200: TokenReplySchema, 400: OAuthError, 401: OAuthError, 429: ErrorReplySchema } }
   }, async (request, reply: FastifyReply) => {
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
@@ -147,6 +151,12 @@ const tokenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       const body: TokenBody = request.body ?? {}
       const claimed = claimedClientId(request, body)
       await failures?.refuseIfExceeded(request, reply, claimed)
+      const audited = async (tokens: TokenReply): Promise<TokenReply> => {
+        request.audit({ type: 'tool.hub.token', outcome: 'success' })
+        return tokens
+      }
+      // The client id as claimed, when it is one that could be (it is checked just below).
+      if (/^[A-Za-z0-9._:@-]{1,200}$/.test(claimed)) request.auditFacts({ actor: { client_id: claimed } })
       let client: OAuthClient
       try {
         client = authenticate(request, body)
@@ -155,8 +165,8 @@ const tokenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         throw err
       }
       switch (body.grant_type) {
-        case 'authorization_code': return await authorizationCode(client, body)
-        case 'refresh_token': return await refreshToken(client, body)
+        case 'authorization_code': return await audited(await authorizationCode(request, client, body))
+        case 'refresh_token': return await audited(await refreshToken(request, client, body))
         case undefined:
         case '': throw new TokenError('invalid_request', 'grant_type is required')
         default: throw new TokenError('unsupported_grant_type', `grant_type ${body.grant_type} is not supported`)
@@ -164,6 +174,8 @@ const tokenRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     } catch (err) {
       if (!(err instanceof TokenError)) throw err
       request.log.info({ error: err.code, reason: err.description }, 'token request refused')
+      request.audit({ type: 'tool.hub.token', outcome: 'failure', error_code: err.code })
+      if (err.revoked) request.audit({ type: 'tool.hub.revoked', outcome: 'success' })
       if (err.code === 'invalid_client') {
         reply.code(401).header('www-authenticate', 'Basic realm="tool-auth", charset="UTF-8"')
       } else {
