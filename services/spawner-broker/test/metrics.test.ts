@@ -42,8 +42,8 @@ t.test('the queue gauges count what waits, what is being worked on, and the olde
   for (const store of ['redis', 'memory'] as const) {
     // No worker: what is queued stays queued.
     const app = await build(t, { store, env: { METRICS_PORT: '0', WORKER_CONCURRENCY: '0' } })
-    await app.workQueue.enqueue('launch-a', 1)
-    await app.workQueue.enqueue('launch-b', 1)
+    await app.workQueue.enqueue({ launchId: 'launch-a', attempt: 1 })
+    await app.workQueue.enqueue({ launchId: 'launch-b', attempt: 1 })
     await app.workQueue.read(1, 0)
     const text = await scrapeMetrics(app)
     t.equal(metricValue(text, 'ltilaunch_queue_entries'), 2, `${store}: two entries`)
