@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { QueueEntry, WorkQueue } from '@ltilaunch/service-kit'
+import { createHash } from 'node:crypto'
+import type { QueueEntry, Store, WorkQueue } from '@ltilaunch/service-kit'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Platforms } from '../plugins/platforms.js'
 import type { PlatformTokens } from './platform-token.js'
@@ -7,6 +8,8 @@ import { PermanentScoreError, postScore, retryDelay, RetryableScoreError, type S
 
 export interface ScoreWorkerOptions {
   queue: WorkQueue<ScoreJob>
+  /** Where the line item creation locks are taken (the service's store). */
+  store: Store
   scores: ScoreRepository
   platforms: Platforms
   tokens: PlatformTokens
@@ -132,7 +135,9 @@ export class ScoreWorker {
     record.attempts++
     try {
       const platform = await platforms.get(record.target.issuer)
-      await postScore(record, platform, tokens)
+      const creating = async (key: string): Promise<boolean> =>
+        await this.#options.store.putNew(`lineitem-create:${createHash('sha256').update(key).digest('base64url')}`, record.id, 60)
+      await postScore(record, platform, tokens, creating)
       record.state = 'sent'
       record.sentAt = new Date().toISOString()
       delete record.lastError

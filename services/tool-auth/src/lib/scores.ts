@@ -114,11 +114,11 @@ function classify (reply: ServiceReply, what: string): Error {
  * it; throws RetryableScoreError or PermanentScoreError otherwise. A line
  * item found or created is written into the record's target (by the caller's save).
  */
-export async function postScore (record: ScoreRecord, platform: Platform, tokens: PlatformTokens): Promise<void> {
+export async function postScore (record: ScoreRecord, platform: Platform, tokens: PlatformTokens, creating: CreationLock = async () => true): Promise<void> {
   const target = record.target
   const request: TokenRequest = { platform, clientId: target.clientId, scopes: scoreTokenScopes(target) }
   try {
-    if (target.lineitem === undefined) target.lineitem = await assignmentLineItem(record, platform, tokens, request)
+    if (target.lineitem === undefined) target.lineitem = await assignmentLineItem(record, platform, tokens, request, creating)
     const reply = await tokens.call(request, scoresUrl(target.lineitem), {
       method: 'POST',
       accept: 'application/json',
@@ -139,7 +139,14 @@ interface LineItem {
   tag?: unknown
 }
 
-async function assignmentLineItem (record: ScoreRecord, platform: Platform, tokens: PlatformTokens, request: TokenRequest): Promise<string> {
+/**
+ * Takes the right to create one course's line item for one assignment for a
+ * while (true), or says another worker has it (false): two first scores of
+ * an assignment must not make two line items.
+ */
+export type CreationLock = (key: string) => Promise<boolean>
+
+async function assignmentLineItem (record: ScoreRecord, platform: Platform, tokens: PlatformTokens, request: TokenRequest, creating: CreationLock): Promise<string> {
   const target = record.target
   const assignment = target.assignment
   const lineitems = target.lineitems
@@ -160,6 +167,8 @@ async function assignmentLineItem (record: ScoreRecord, platform: Platform, toke
   if (!target.scope.includes(ADVANTAGE_SCOPE.lineItem)) {
     throw new PermanentScoreError(`the course has no line item for the assignment "${assignment}", and the platform did not grant the tool the scope to create one`)
   }
+  const lock = `${target.issuer}\n${target.contextId}\n${assignment}`
+  if (!(await creating(lock))) throw new RetryableScoreError(`another score is creating the line item of the assignment "${assignment}"; this one follows it`)
   const created = await tokens.call(request, lineitems, {
     method: 'POST',
     accept: ADVANTAGE_MEDIA_TYPE.lineItem,

@@ -43,6 +43,7 @@ export default fp(async function scoresPlugin (fastify) {
   fastify.decorate('scores', { records, queue, ...(hub !== undefined ? { hub } : {}) })
   const worker = new ScoreWorker({
     queue,
+    store,
     scores: records,
     platforms: fastify.platforms,
     tokens: fastify.platformTokens,

@@ -113,6 +113,15 @@ t.test('a score per assignment: the line item is created once (resourceId and ta
   t.equal(s.stub.lineItemsCreated, 1)
   t.match(s.stub.lineItems[0], { label: 'Problem set 1', resourceId: 'ps1', tag: 'ps1', scoreMaximum: 5 })
   t.same(s.stub.scores.map((score) => score.lineitem), [s.stub.lineItems[0]?.id, s.stub.lineItems[0]?.id])
+
+  // Two first scores of a new assignment at once make one line item.
+  const [a, b] = await Promise.all([
+    postScore(s.app, 'tok', { scoreGiven: 1, scoreMaximum: 5, assignment: 'ps2' }),
+    postScore(s.app, 'tok', { scoreGiven: 2, scoreMaximum: 5, assignment: 'ps2' })
+  ])
+  for (const res of [a, b]) t.equal((await waitFor(s.app, 'tok', res.json().id, (r) => r.state !== 'queued')).state, 'sent')
+  t.equal(s.stub.lineItems.filter((item) => item.resourceId === 'ps2').length, 1, 'one line item for ps2')
+  t.equal(s.stub.scores.length, 4)
 })
 
 t.test('staff send scores for the course\'s learners; learners only for themselves', async (t) => {
