@@ -91,8 +91,9 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (fastify) => {
       throw new TokenAssertionInvalid(`${(err as Error).message}.`)
     }
     if (typeof payload.jti !== 'string' || payload.jti === '' || payload.jti.length > 255) throw new TokenAssertionInvalid('its jti must be a non-empty string.')
-    // Taken once, atomically, until the assertion could no longer be accepted anyway.
-    const ttl = Math.max(1, (payload.exp as number) + LEEWAY_SECONDS - Math.floor(Date.now() / 1000))
+    // Taken once, atomically, until the assertion could no longer be accepted anyway (past exp, or too old by iat).
+    const lastAccepted = Math.min(payload.exp as number, (payload.iat as number) + ASSERTION_MAX_AGE_SECONDS)
+    const ttl = Math.max(1, lastAccepted + LEEWAY_SECONDS - Math.floor(Date.now() / 1000))
     if (!await store.claim(assertionJtiKey(clientId, payload.jti), ttl)) throw new TokenAssertionReplayed()
     return { clientId, payload, scopes: tool.scopes }
   }
