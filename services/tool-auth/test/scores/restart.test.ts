@@ -11,6 +11,9 @@ import { LaunchServicesRepository } from '../../src/lib/launch-services.js'
 import { TEST_ENV } from '../helper.js'
 import { startAdvantageStub, startFakeHubApi } from '../support/advantage.js'
 
+// Two service processes start here; on a busy machine each takes seconds.
+t.setTimeout(240_000)
+
 const SERVER = fileURLToPath(new URL('../../dist/server.js', import.meta.url))
 const sleep = async (ms: number) => await new Promise((resolve) => setTimeout(resolve, ms))
 
