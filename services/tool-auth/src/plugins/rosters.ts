@@ -63,7 +63,7 @@ export default fp(async function rostersPlugin (fastify) {
   async function acquire (k: ReturnType<typeof keys>, force: boolean): Promise<void> {
     const now = Date.now()
     if (!await store.putNew(k.running, now, config.ROSTER_SYNC_TIMEOUT)) {
-      throw new RosterSyncBusy('is being synced now', 30)
+      throw Object.assign(new RosterSyncBusy('is being synced now', 30), { retryAfter: 30 })
     }
     if (force) {
       await store.set(k.recent, now, config.ROSTER_SYNC_INTERVAL)
@@ -73,7 +73,7 @@ export default fp(async function rostersPlugin (fastify) {
       const began = await store.get<number>(k.recent) ?? now
       await store.delete(k.running)
       const wait = Math.max(1, Math.ceil(config.ROSTER_SYNC_INTERVAL - (now - began) / 1000))
-      throw new RosterSyncBusy(`was synced less than ${config.ROSTER_SYNC_INTERVAL} seconds ago (ROSTER_SYNC_INTERVAL)`, wait)
+      throw Object.assign(new RosterSyncBusy(`was synced less than ${config.ROSTER_SYNC_INTERVAL} seconds ago (ROSTER_SYNC_INTERVAL)`, wait), { retryAfter: wait })
     }
   }
 

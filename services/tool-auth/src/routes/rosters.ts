@@ -60,7 +60,13 @@ const rostersRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     reply.header('cache-control', 'no-store')
     const launch = await staffLaunch(request, request.body?.course)
-    await fastify.rosters.start(launch.issuer, launch.contextId, 'staff')
+    try {
+      await fastify.rosters.start(launch.issuer, launch.contextId, 'staff')
+    } catch (err) {
+      const retryAfter = (err as { retryAfter?: unknown }).retryAfter
+      if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter))
+      throw err
+    }
     request.log.info({ issuer: launch.issuer, course: launch.contextId, by: launch.username }, 'roster sync started by staff')
     return await reply.code(202).send({ state: 'started', course: launch.contextId, statusUrl: `/rosters/status?course=${encodeURIComponent(launch.contextId)}` })
   })

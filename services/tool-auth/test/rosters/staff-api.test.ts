@@ -53,6 +53,7 @@ t.test('staff sync their course\'s roster with their server\'s hub token, and re
   const busy = await sync(s.app, 'tok-ada')
   t.equal(busy.statusCode, 429)
   t.equal(busy.json().code, 'TOOL_AUTH_ROSTER_SYNC_BUSY')
+  t.ok(Number(busy.headers['retry-after']) > 0 && Number(busy.headers['retry-after']) <= 900, 'Retry-After says when')
 
   const status = await s.app.inject({ method: 'GET', url: '/rosters/status', headers: { authorization: 'token tok-ada' } })
   t.equal(status.statusCode, 200)
