@@ -40,7 +40,12 @@ t.test('each bad setting stops the start with its name and why', async (t) => {
     [{ PLATFORM_NEXT_KEY: 'garbage' }, /PLATFORM_NEXT_KEY: no PEM key/],
     [{ PLATFORM_SESSION_SECRET: 'short' }, /PLATFORM_SESSION_SECRET/],
     [{ ID_TOKEN_TTL: '5' }, /ID_TOKEN_TTL/],
-    [{ PLATFORM_SUBJECT: 'username' }, /PLATFORM_SUBJECT/]
+    [{ PLATFORM_SUBJECT: 'username' }, /PLATFORM_SUBJECT/],
+    [{ PLATFORM_TOOLS: JSON.stringify({ tools: [{ ...tool, jwks_uri: 'https://tool.example/jwks', scopes: ['https://purl.imsglobal.org/spec/lti-ags/scope/everything'] }] }) }, /PLATFORM_TOOLS: .*scopes: .*not an AGS or NRPS scope/],
+    [{ PLATFORM_SCORE_WEBHOOK_URL: 'https://host.example/hooks' }, /PLATFORM_SCORE_WEBHOOK_URL and PLATFORM_SCORE_WEBHOOK_SECRET: give both/],
+    [{ PLATFORM_SCORE_WEBHOOK_URL: 'ftp://host.example/hooks', PLATFORM_SCORE_WEBHOOK_SECRET: 'x'.repeat(32) }, /PLATFORM_SCORE_WEBHOOK_URL/],
+    [{ PLATFORM_SCORE_WEBHOOK_URL: 'https://host.example/hooks', PLATFORM_SCORE_WEBHOOK_SECRET: 'short' }, /PLATFORM_SCORE_WEBHOOK_SECRET/],
+    [{ PLATFORM_ACCESS_TOKEN_TTL: '1' }, /PLATFORM_ACCESS_TOKEN_TTL/]
   ]
   for (const [env, expected] of cases) {
     const problems = problemsOf(env)

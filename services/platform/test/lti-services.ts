@@ -42,10 +42,10 @@ export const toolEntry = (name: string, jwksUri: string, extra: Record<string, u
   ...extra
 })
 
-export async function setup (t: Test, env: Record<string, string> = {}, store?: Store) {
+export async function setup (t: Test, env: Record<string, string> = {}, store?: Store, jwksUris: Record<string, string> = {}) {
   const server = await keyServer(t)
   const tools = [...TEST_TOOLS.tools,
-    toolEntry('grader', server.url('grader')),
+    toolEntry('grader', jwksUris.grader ?? server.url('grader')),
     toolEntry('other', server.url('other')),
     toolEntry('quiet', server.url('quiet'), { send_name: false, send_email: false, scopes: [SERVICE_SCOPE.contextMembershipReadOnly, SERVICE_SCOPE.resultReadOnly] })]
   const app = await build(t, { env: { PLATFORM_TOOLS: JSON.stringify({ tools }), ...env }, ...(store === undefined ? {} : { store }) })

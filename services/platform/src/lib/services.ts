@@ -112,7 +112,7 @@ export function serviceClaims (tool: Registration, publicUrl: string, courseId: 
 
 /* ------------------------------------------------------------- checks --- */
 
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/
 
 /** A number as LMSs and tools send it: a JSON number or a numeric string. */
 function numberOf (value: unknown): number | undefined {
@@ -123,10 +123,15 @@ function numberOf (value: unknown): number | undefined {
 
 const text = (value: unknown, max: number): string | undefined => typeof value === 'string' && value.length <= max ? value : undefined
 
-/** A date-time with a zone, as ISO 8601 (and RFC 3339) writes it; undefined when it is not one. */
+/**
+ * An ISO 8601 date-time (RFC 3339 and the forms tools send: `+0000`,
+ * microseconds), or undefined. One without a zone is read as UTC (Python's
+ * `utcnow().isoformat()` writes none) and kept with a `Z`.
+ */
 export function isoDateTime (value: unknown): string | undefined {
-  if (typeof value !== 'string' || !ISO_8601.test(value) || Number.isNaN(Date.parse(value))) return undefined
-  return value
+  if (typeof value !== 'string' || !ISO_8601.test(value)) return undefined
+  const zoned = /(Z|[+-]\d{2}:?\d{2})$/.test(value) ? value : `${value}Z`
+  return Number.isNaN(Date.parse(zoned)) ? undefined : zoned
 }
 
 export type Checked<T> = { ok: true, value: T } | { ok: false, problem: string }
@@ -147,7 +152,7 @@ export function checkLineItem (body: Record<string, unknown>): Checked<Omit<Line
   for (const name of ['startDateTime', 'endDateTime'] as const) {
     if (body[name] === undefined || body[name] === null) continue
     const value = isoDateTime(body[name])
-    if (value === undefined) return { ok: false, problem: `${name} must be an ISO 8601 date and time with a time zone.` }
+    if (value === undefined) return { ok: false, problem: `${name} must be an ISO 8601 date and time.` }
     item[name] = value
   }
   if (body.gradesReleased !== undefined) {
@@ -162,7 +167,7 @@ export function checkScore (body: Record<string, unknown>): Checked<Omit<ScoreRe
   const userId = typeof body.userId === 'number' ? String(body.userId) : body.userId
   if (typeof userId !== 'string' || userId === '' || userId.length > 255) return { ok: false, problem: 'userId must be the user\'s LTI user id (the sub of their launch).' }
   const timestamp = isoDateTime(body.timestamp)
-  if (timestamp === undefined) return { ok: false, problem: 'timestamp must be an ISO 8601 date and time with a time zone (such as 2026-12-02T12:00:00.000Z).' }
+  if (timestamp === undefined) return { ok: false, problem: 'timestamp must be an ISO 8601 date and time (such as 2026-12-02T12:00:00.000Z).' }
   if (!(ACTIVITY_PROGRESS as readonly unknown[]).includes(body.activityProgress)) return { ok: false, problem: `activityProgress must be one of ${ACTIVITY_PROGRESS.join(', ')}.` }
   if (!(GRADING_PROGRESS as readonly unknown[]).includes(body.gradingProgress)) return { ok: false, problem: `gradingProgress must be one of ${GRADING_PROGRESS.join(', ')}.` }
   const score: Omit<ScoreRecord, 'lineItemId' | 'clientId' | 'receivedAt'> = {

@@ -73,6 +73,8 @@ export default fp(async function scoreWebhookPlugin (fastify) {
             [SIGNATURE_HEADER]: signatureHeader(secret, delivery.body, Math.floor(Date.now() / 1000))
           },
           body: delivery.body,
+          // A redirect is a failure to retry, not a second address that gets the signed body.
+          redirect: 'manual',
           signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)
         })
         await response.body?.cancel()

@@ -88,6 +88,7 @@ t.test('an admin pastes a registration URL; the tool registers with the one-time
   const stored = await app.store.mapGet<StoredTool>(REGISTERED_TOOLS_MAP, clientId)
   t.match(stored, { registered_by: 'alan', tool: { name: 'Dynamic tool', deployment_ids: [deploymentId], custom: { image: 'scipy' } } })
   t.match(await app.registry.tool(clientId), { clientId, deploymentIds: [deploymentId], jwksUri: 'https://dyn.example/keys' })
+  t.same((await app.registry.tool(clientId))?.scopes, ['https://purl.imsglobal.org/spec/lti-ags/scope/score'], 'the service scopes it asked for are granted')
 
   const list = await admin.get('/admin/tools')
   t.match(list.body, clientId)

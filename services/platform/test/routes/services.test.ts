@@ -72,36 +72,6 @@ t.test('a launch carries the AGS and NRPS claims; a tool gets a token, posts a s
   t.match(String(paged.headers.link), /offset=2.*rel="next"/)
 })
 
-t.test('the token endpoint refuses: a wrong key, a reused jti, an expired assertion, a wrong audience, a grant or scope it does not offer', async (t) => {
-  const { app, keys } = await setup(t)
-  const grader = keys.grader as ToolKeys
-  const refused = async (res: Awaited<ReturnType<typeof tokenRequest>>, status: number, error: string, code: string) => {
-    t.equal(res.statusCode, status, res.body)
-    t.match(res.json(), { error, code, error_description: String })
-    t.notOk(res.json().access_token)
-  }
-  // Signed with another tool's key under grader's kid: the signature does not verify.
-  await refused(await tokenRequest(app, await assertion({ kid: grader.kid, privateKey: (keys.other as ToolKeys).privateKey }, 'grader')), 401, 'invalid_client', 'PLATFORM_TOKEN_ASSERTION_INVALID')
-  const once = await assertion(grader, 'grader')
-  t.equal((await tokenRequest(app, once)).statusCode, 200)
-  await refused(await tokenRequest(app, once), 401, 'invalid_client', 'PLATFORM_TOKEN_ASSERTION_REPLAYED')
-  const now = Math.floor(Date.now() / 1000)
-  await refused(await tokenRequest(app, await assertion(grader, 'grader', { iat: now - 900, exp: now - 600 })), 401, 'invalid_client', 'PLATFORM_TOKEN_ASSERTION_EXPIRED')
-  await refused(await tokenRequest(app, await assertion(grader, 'grader', { aud: 'https://another-lms.example/token' })), 401, 'invalid_client', 'PLATFORM_TOKEN_ASSERTION_AUDIENCE')
-  await refused(await tokenRequest(app, await assertion(grader, 'grader', { sub: 'other' })), 401, 'invalid_client', 'PLATFORM_TOKEN_ASSERTION_INVALID')
-  await refused(await tokenRequest(app, await assertion(grader, 'nobody')), 401, 'invalid_client', 'PLATFORM_TOKEN_CLIENT_UNKNOWN')
-  await refused(await tokenRequest(app, await assertion(grader, 'grader'), undefined, 'authorization_code'), 400, 'unsupported_grant_type', 'PLATFORM_TOKEN_GRANT_UNSUPPORTED')
-  await refused(await tokenRequest(app, 'not-a-jwt'), 401, 'invalid_client', 'PLATFORM_TOKEN_ASSERTION_INVALID')
-  // quiet may read rosters and results, never post scores.
-  await refused(await tokenRequest(app, await assertion(keys.quiet as ToolKeys, 'quiet'), SERVICE_SCOPE.score), 400, 'invalid_scope', 'PLATFORM_TOKEN_SCOPE_INVALID')
-  const narrowed = await tokenRequest(app, await assertion(keys.quiet as ToolKeys, 'quiet'), `${SERVICE_SCOPE.score} ${SERVICE_SCOPE.resultReadOnly}`)
-  t.equal(narrowed.json().scope, SERVICE_SCOPE.resultReadOnly, 'only the allowed part of what was asked is granted')
-  // The platform's issuer is accepted as the audience too (tools built for other LMSs send it).
-  t.equal((await tokenRequest(app, await assertion(grader, 'grader', { aud: PLATFORM }))).statusCode, 200)
-  // A tool without jwks_uri cannot authenticate at all.
-  await refused(await tokenRequest(app, await assertion(grader, 'test-tool')), 401, 'invalid_client', 'PLATFORM_TOKEN_CLIENT_UNKNOWN')
-})
-
 t.test('the services refuse: no token, a token without the scope, another tool\'s course or line item, a non-member, a bad media type, malformed and older scores', async (t) => {
   const { app, keys } = await setup(t)
   const claims = await launch(app, 'ada', 'grader')
@@ -142,7 +112,8 @@ t.test('the services refuse: no token, a token without the scope, another tool\'
     ['a zero scoreMaximum', { scoreMaximum: 0 }],
     ['an unknown activityProgress', { activityProgress: 'Done' }],
     ['an unknown gradingProgress', { gradingProgress: 'Graded' }],
-    ['a timestamp without a zone', { timestamp: '2026-12-02T12:00:00' }],
+    ['a timestamp that is no date', { timestamp: '2026-13-45T12:00:00Z' }],
+    ['a timestamp in words', { timestamp: 'yesterday' }],
     ['no timestamp', { timestamp: undefined }],
     ['no userId', { userId: undefined }]
   ] as const) {
@@ -155,8 +126,9 @@ t.test('the services refuse: no token, a token without the scope, another tool\'
 
   // A score only progress (no scoreGiven) is fine; an older one than the kept one is refused.
   t.equal((await call(app, full, 'POST', scores, score(claims.sub as string, { scoreGiven: undefined, scoreMaximum: undefined, activityProgress: 'Started', gradingProgress: 'NotReady', timestamp: '2026-12-02T12:00:00Z' }), SCORE_TYPE)).statusCode, 200)
-  t.equal((await call(app, full, 'POST', scores, score(claims.sub as string, { scoreGiven: '8', scoreMaximum: '10', timestamp: '2026-12-02T12:05:00+00:00' }), SCORE_TYPE)).statusCode, 200, 'numbers as strings are read')
-  refused(await call(app, full, 'POST', scores, score(claims.sub as string, { timestamp: '2026-12-02T12:01:00Z' }), SCORE_TYPE), 409, 'PLATFORM_SCORE_OUT_OF_ORDER')
+  t.equal((await call(app, full, 'POST', scores, score(claims.sub as string, { timestamp: '2026-12-02T12:01:00.123456' }), SCORE_TYPE)).statusCode, 200, 'a timestamp without a zone is read as UTC')
+  t.equal((await call(app, full, 'POST', scores, score(claims.sub as string, { scoreGiven: '8', scoreMaximum: '10', timestamp: '2026-12-02T12:05:00+0000' }), SCORE_TYPE)).statusCode, 200, 'numbers as strings are read')
+  refused(await call(app, full, 'POST', scores, score(claims.sub as string, { timestamp: '2026-12-02T12:04:00Z' }), SCORE_TYPE), 409, 'PLATFORM_SCORE_OUT_OF_ORDER')
   const kept = (await call(app, full, 'GET', `${lineItem}/results`)).json()
   t.equal(kept[0].resultScore, 80, 'the newer score stays')
 })
