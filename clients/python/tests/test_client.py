@@ -51,8 +51,12 @@ class FakeScores:
             state = "queued" if record["reads"] <= self.queued_reads else self.outcome
             reply = {"id": score_id, "state": state, "attempts": record["reads"]}
             if state == "failed":
-                reply["lastError"] = {"code": "TOOL_AUTH_PLATFORM_REFUSED", "message": "the platform said: line item closed"}
+                reply["lastError"] = "the platform said: line item closed"
             return 200, reply, {}
+        if handler.command == "POST" and handler.path == "/rosters/sync":
+            return 202, {"state": "started", "course": (body or {}).get("course", "course-42"), "statusUrl": "/rosters/status?course=course-42"}, {}
+        if handler.command == "GET" and handler.path.startswith("/rosters/status"):
+            return 200, {"ok": True, "created": 3, "path": handler.path}, {}
         return 404, {"statusCode": 404, "code": "TOOL_AUTH_NOT_FOUND", "message": "no route"}, {}
 
 
@@ -89,12 +93,13 @@ class ScoresTest(unittest.TestCase):
         self.addCleanup(env.stop)
 
     def test_post_score_sends_the_score_with_the_notebook_token(self):
-        record = post_score(8, 10, assignment="hw1", comment="well done")
+        record = post_score(8, 10, assignment="hw1", comment="well done", assignment_label="Homework 1")
         self.assertEqual(record["state"], "queued")
         sent = self.api.requests[0]
         self.assertEqual(sent["authorization"], f"token {TOKEN}")
         self.assertEqual(sent["body"], {"scoreGiven": 8, "scoreMaximum": 10, "activityProgress": "Completed",
-                                        "gradingProgress": "FullyGraded", "assignment": "hw1", "comment": "well done"})
+                                        "gradingProgress": "FullyGraded", "assignment": "hw1", "comment": "well done",
+                                        "assignmentLabel": "Homework 1"})
         self.assertEqual(score_status(record["id"])["id"], record["id"])
 
     def test_wait_follows_the_score_until_the_platform_took_it(self):
@@ -103,12 +108,20 @@ class ScoresTest(unittest.TestCase):
         self.assertEqual(record["state"], "sent")
         self.assertEqual(len([r for r in self.api.requests if r["method"] == "GET"]), 3)
 
+    def test_staff_sync_the_roster_beside_the_scores_url(self):
+        client = ScoresClient()
+        self.assertEqual(client.sync_roster()["state"], "started")
+        self.assertEqual(client.sync_roster(course="ml-201")["course"], "ml-201")
+        self.assertEqual(client.roster_status(course="ml 201")["path"], "/rosters/status?course=ml+201")
+        self.assertEqual(self.api.requests[0]["authorization"], f"token {TOKEN}")
+
     def test_a_failed_score_raises_with_the_platform_reason(self):
         self.api.outcome = "failed"
         with self.assertRaises(ScoreFailed) as caught:
             post_score(1, 2, wait=True, wait_timeout=30)
-        self.assertEqual(caught.exception.code, "TOOL_AUTH_PLATFORM_REFUSED")
+        self.assertEqual(caught.exception.code, "SCORE_FAILED")
         self.assertIn("line item closed", caught.exception.message)
+        self.assertEqual(caught.exception.record["state"], "failed")
 
     def test_refusals_carry_the_server_code_and_status(self):
         with self.assertRaises(ScoresError) as caught:

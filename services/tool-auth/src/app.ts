@@ -4,7 +4,6 @@ import rateLimit from '@fastify/rate-limit'
 import { RedisStore, serviceKit, type Store } from '@ltilaunch/service-kit'
 import type { FastifyPluginAsync } from 'fastify'
 import type { ToolAuthConfig } from './config.js'
-import type { PlatformTokenSource } from './lib/rosters/sync.js'
 import brokerPlugin from './plugins/broker.js'
 import jwksPlugin from './plugins/jwks.js'
 import oauthPlugin from './plugins/oauth.js'
@@ -24,6 +23,7 @@ import authorizeRoutes from './routes/oauth2/authorize.js'
 import metadataRoutes from './routes/oauth2/metadata.js'
 import tokenRoutes from './routes/oauth2/token.js'
 import userinfoRoutes from './routes/oauth2/userinfo.js'
+import rostersRoutes from './routes/rosters.js'
 import scoresRoutes from './routes/scores.js'
 
 declare module 'fastify' {
@@ -36,8 +36,6 @@ export interface AppOptions {
   config: ToolAuthConfig
   /** A ready store (tests); otherwise the kit builds one from the config. */
   store?: Store
-  /** Platform access tokens for the roster sync (NRPS). */
-  platformTokens?: PlatformTokenSource
 }
 
 /** The tool-auth service as a plugin: the kit first, then plugins/, then routes/. */
@@ -71,10 +69,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   await fastify.register(brokerPlugin)
   await fastify.register(sessionsPlugin)
   await fastify.register(oauthPlugin)
-  // The roster sync reads NRPS with the same platform tokens as the scores (tests may give their own).
-  const platformTokens: PlatformTokenSource = options.platformTokens ??
-    (async (platform, clientId, scope) => await fastify.platformTokens.token({ platform, clientId, scopes: [scope] }))
-  await fastify.register(rostersPlugin, { token: platformTokens })
+  await fastify.register(rostersPlugin)
 
   await fastify.register(loginRoutes)
   await fastify.register(callbackRoutes)
@@ -87,6 +82,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   await fastify.register(userinfoRoutes)
   await fastify.register(metadataRoutes)
   await fastify.register(scoresRoutes)
+  await fastify.register(rostersRoutes)
 }
 
 export default app

@@ -129,6 +129,12 @@ export const RosterCourseUnknown = createError('TOOL_AUTH_ROSTER_COURSE_UNKNOWN'
   'No launch from this course has told the tool where its roster is (the NRPS claim). Launch the tool once from the course, then sync again.', 404)
 export const RosterSyncBusy = createError<[string, number]>('TOOL_AUTH_ROSTER_SYNC_BUSY',
   'This course\'s roster %s; try again in %s seconds.', 429)
+export const RosterNotStaff = createError<[string]>('TOOL_AUTH_ROSTER_NOT_STAFF',
+  'Only the course\'s staff (by the role of their latest launch in %s) may sync its roster.', 403)
+export const RosterNoLaunch = createError<[string]>('TOOL_AUTH_ROSTER_NO_LAUNCH',
+  'No launch of yours is known for %s. Launch the tool from the course, then ask again (name the course when your server is not the course\'s).', 403)
+export const RosterNeverSynced = createError('TOOL_AUTH_ROSTER_NEVER_SYNCED',
+  'This course\'s roster has not been synced yet (or its outcome has expired).', 404)
 export const RosterPlatformRefused = createError<[string]>('TOOL_AUTH_ROSTER_PLATFORM_REFUSED',
   'The platform refused to give the course roster: %s. Check that the tool\'s registration on the platform has the Names and Role Provisioning service enabled.', 502)
 export const RosterPlatformUnavailable = createError<[string]>('TOOL_AUTH_ROSTER_PLATFORM_UNAVAILABLE',

@@ -22,8 +22,9 @@ t.test('ltiauthenticator defaults: username_key email, max_age 600, uri_scheme a
     deploymentIds: [],
     usernameKey: 'email',
     namespace: { prefix: '', suffix: '' },
-    adminRoles: []
-  }], 'one platform: plain names, no admins from LTI')
+    adminRoles: [],
+    serviceHosts: []
+  }], 'one platform: plain names, no admins from LTI, no token URL (no LTI Advantage services)')
   t.same(config.idTokenAlgorithms, ['RS256'])
 })
 

@@ -5,7 +5,6 @@ import { exportPKCS8, generateKeyPair } from 'jose'
 import type { Test } from 'tap'
 import app from '../src/app.js'
 import { readConfig } from '../src/config.js'
-import type { PlatformTokenSource } from '../src/lib/rosters/sync.js'
 
 // One tool key per test process: generating RSA keys is slow.
 const toolKey = await exportPKCS8((await generateKeyPair('RS256', { extractable: true })).privateKey)
@@ -33,8 +32,6 @@ export interface BuildOptions {
   store?: 'redis' | 'memory' | Store
   /** Listen on 127.0.0.1 (for tests that drive the app with real HTTP and cookies). */
   listen?: boolean
-  /** Platform access tokens for the roster sync. */
-  platformTokens?: PlatformTokenSource
 }
 
 /** The app with test settings, ready for inject(); closed, and its Redis keys deleted, after the test. */
@@ -50,7 +47,7 @@ export async function build (t: Test, options: BuildOptions = {}) {
     : options.store === 'memory' ? memoryStoreForTest(t) : await redisStoreForTest(t, 'tool-auth')
   if (store === undefined) throw new Error('these tests need Redis')
   const server = createServer({ service: 'tool-auth', config, logger: false })
-  await server.register(fp(app), { config, store, ...(options.platformTokens ? { platformTokens: options.platformTokens } : {}) })
+  await server.register(fp(app), { config, store })
   await server.ready()
   t.teardown(async () => await server.close())
   if (options.listen === true) await server.listen({ host: '127.0.0.1', port: 0 })

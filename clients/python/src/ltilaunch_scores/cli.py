@@ -20,7 +20,9 @@ def _parser():
     parser.add_argument("--activity-progress", default="Completed", choices=ACTIVITY_PROGRESS)
     parser.add_argument("--grading-progress", default="FullyGraded", choices=GRADING_PROGRESS)
     parser.add_argument("--wait", action="store_true", help="wait until the platform took the score (or refused it)")
+    parser.add_argument("--course", help="the course (context id); needed only from a hub's default server")
     parser.add_argument("--status", metavar="ID", help="print the state of a posted score instead")
+    parser.add_argument("--sync-roster", action="store_true", help="staff only: sync the course roster into the hub now")
     return parser
 
 
@@ -34,7 +36,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         client = ScoresClient()
-        if args.status is not None:
+        if args.sync_roster:
+            record = client.sync_roster(course=args.course)
+        elif args.status is not None:
             record = client.score_status(args.status)
         else:
             if args.score is None or args.maximum is None:
@@ -48,6 +52,7 @@ def main(argv=None):
                 activity_progress=args.activity_progress,
                 grading_progress=args.grading_progress,
                 wait=args.wait,
+                course=args.course,
             )
     except ScoresError as err:
         print(f"ltilaunch-score: {err}", file=sys.stderr)

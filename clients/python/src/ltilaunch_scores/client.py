@@ -103,6 +103,8 @@ class ScoresClient:
         user=None,
         wait=False,
         wait_timeout=120.0,
+        assignment_label=None,
+        course=None,
     ):
         """Posts a score; returns the API's record of it (``id``, ``state``, ...).
 
@@ -134,6 +136,10 @@ class ScoresClient:
             body["comment"] = str(comment)
         if user is not None:
             body["user"] = str(user)
+        if assignment_label is not None:
+            body["assignmentLabel"] = str(assignment_label)
+        if course is not None:
+            body["course"] = str(course)
         record = self._request("POST", self.url, body)
         if not wait:
             return record
@@ -142,6 +148,23 @@ class ScoresClient:
     def score_status(self, score_id):
         """The state of a score this server posted: ``queued``, ``sent`` or ``failed``, with attempts and the last error."""
         return self._request("GET", f"{self.url}/{urllib.parse.quote(str(score_id), safe='')}")
+
+    def sync_roster(self, course=None):
+        """Staff only: asks tool-auth to sync the course roster (NRPS) into the hub now; returns ``{state, course, statusUrl}``.
+
+        The course is that of this notebook server, unless ``course`` (a
+        context id) names another one of yours.
+        """
+        return self._request("POST", f"{self._base()}/rosters/sync", {} if course is None else {"course": str(course)})
+
+    def roster_status(self, course=None):
+        """Staff only: the outcome of the course roster's last sync (counts: created, grouped, skipped, ...)."""
+        query = "" if course is None else "?" + urllib.parse.urlencode({"course": str(course)})
+        return self._request("GET", f"{self._base()}/rosters/status{query}")
+
+    def _base(self):
+        # The scores URL is <tool-auth>/scores; the roster routes are beside it.
+        return self.url[: -len("/scores")] if self.url.endswith("/scores") else self.url
 
     def wait(self, record, timeout=120.0):
         """Polls a posted score until it is sent (returns its record) or failed (raises :class:`ScoreFailed`)."""

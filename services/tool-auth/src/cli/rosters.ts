@@ -12,7 +12,7 @@
  * failed (the outcome says why); 2: it could not start.
  */
 import { pathToFileURL } from 'node:url'
-import { createServer } from '@ltilaunch/service-kit'
+import { createServer, redisConfigured } from '@ltilaunch/service-kit'
 import fp from 'fastify-plugin'
 import app, { type AppOptions } from '../app.js'
 import { readConfig } from '../config.js'
@@ -20,10 +20,14 @@ import { readConfig } from '../config.js'
 const USAGE = 'usage: rosters sync ISSUER CONTEXT_ID [--force] | status ISSUER CONTEXT_ID'
 
 /** Runs one command; returns the exit code. */
-export async function main (argv: string[], env: NodeJS.ProcessEnv, out: (line: string) => void, options: Pick<AppOptions, 'platformTokens' | 'store'> = {}): Promise<number> {
+export async function main (argv: string[], env: NodeJS.ProcessEnv, out: (line: string) => void, options: Pick<AppOptions, 'store'> = {}): Promise<number> {
   const [command, issuer, contextId, ...rest] = argv
   if ((command !== 'sync' && command !== 'status') || issuer === undefined || contextId === undefined) throw new Error(USAGE)
   const config = readConfig({ ...env, LOG_LEVEL: env.LOG_LEVEL ?? 'warn' })
+  // The courses, locks and outcomes are in the service's store; a store of this process alone knows none of them.
+  if (options.store === undefined && !redisConfigured(config)) {
+    throw new Error('rosters live in the service\'s Redis: set REDIS_URL (or REDIS_SENTINELS / REDIS_CLUSTER_NODES) and REDIS_KEY_PREFIX as the service has them')
+  }
   // Logs go to stderr, so that stdout is the outcome alone.
   const server = createServer({ service: 'tool-auth', config, logStream: process.stderr })
   try {

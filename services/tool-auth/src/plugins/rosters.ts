@@ -1,19 +1,18 @@
-import { launchSummary, LTI_CLAIM, type RoleClassification } from '@ltilaunch/claims'
-import { isHttpUrl } from '@ltilaunch/service-kit'
 import fp from 'fastify-plugin'
 import type { Platform } from '../config.js'
 import { RosterCourseUnknown, RosterSyncBusy, RosterSyncOff } from '../errors.js'
-import { courseKey, emptyOutcome, syncCourse, type PlatformTokenSource, type RosterCourse, type RosterOutcome, type RosterTrigger } from '../lib/rosters/sync.js'
+import type { LaunchServices } from '../lib/launch-services.js'
+import { courseKey, emptyOutcome, syncCourse, type RosterCourse, type RosterOutcome, type RosterTrigger } from '../lib/rosters/sync.js'
 
 export interface Rosters {
   /** Whether this platform's rosters are synced: its roster_sync, else ROSTER_SYNC (and a broker to apply them). */
   enabledFor: (platform: Platform) => boolean
   /**
-   * After an accepted launch: remembers where the course's roster is (the
-   * NRPS claim) and, on a staff launch, syncs it. In the background: it
-   * never delays or fails the launch.
+   * After an accepted launch whose services are kept (lib/launch-services.ts):
+   * on a staff launch in a course with an NRPS endpoint, syncs the course.
+   * In the background: it never delays or fails the launch.
    */
-  afterLaunch: (claims: Record<string, unknown>, platform: Platform, clientId: string, classification: RoleClassification) => void
+  afterLaunch: (platform: Platform, services: LaunchServices | undefined) => void
   /**
    * Syncs a course now and returns the outcome (which is also stored and
    * logged). Throws TOOL_AUTH_ROSTER_SYNC_OFF, TOOL_AUTH_ROSTER_COURSE_UNKNOWN,
@@ -21,9 +20,14 @@ export interface Rosters {
    * ROSTER_SYNC_INTERVAL ago (`force` skips the interval, never the lock).
    */
   sync: (issuer: string, contextId: string, trigger: RosterTrigger, options?: { force?: boolean }) => Promise<RosterOutcome>
+  /**
+   * Starts a sync in the background once the course's lock is taken (the
+   * same refusals as `sync`, before it returns); the outcome is stored.
+   */
+  start: (issuer: string, contextId: string, trigger: RosterTrigger) => Promise<void>
   /** The outcome of the course's last sync. */
   outcome: (issuer: string, contextId: string) => Promise<RosterOutcome | undefined>
-  /** Where the course's roster is, as its last launch said. */
+  /** Where the course's roster is, as the latest launch with an NRPS claim said. */
   course: (issuer: string, contextId: string) => Promise<RosterCourse | undefined>
   /** Resolves when the background work begun so far has ended (shutdown, tests). */
   settled: () => Promise<void>
@@ -35,23 +39,16 @@ declare module 'fastify' {
   }
 }
 
-export interface RostersPluginOptions {
-  /** Platform access tokens (the client-credentials grant). */
-  token: PlatformTokenSource
-}
-
-/** A course is remembered for as long as launches may come from it. */
-const COURSE_TTL = 180 * 86400
 /** An outcome is readable for a month. */
 const OUTCOME_TTL = 30 * 86400
 
 const keys = (issuer: string, contextId: string) => {
   const id = courseKey(issuer, contextId)
-  return { course: `roster:course:${id}`, running: `roster:running:${id}`, recent: `roster:recent:${id}`, outcome: `roster:outcome:${id}` }
+  return { running: `roster:running:${id}`, recent: `roster:recent:${id}`, outcome: `roster:outcome:${id}` }
 }
 
 /** Course rosters read with NRPS and applied to the hub by the broker; one sync per course at a time. */
-export default fp<RostersPluginOptions>(async function rostersPlugin (fastify, options) {
+export default fp(async function rostersPlugin (fastify) {
   const { config, store, log } = fastify
   const closing = new AbortController()
   const inFlight = new Set<Promise<unknown>>()
@@ -66,7 +63,7 @@ export default fp<RostersPluginOptions>(async function rostersPlugin (fastify, o
   async function acquire (k: ReturnType<typeof keys>, force: boolean): Promise<void> {
     const now = Date.now()
     if (!await store.putNew(k.running, now, config.ROSTER_SYNC_TIMEOUT)) {
-      throw new RosterSyncBusy('is being synced now', 30)
+      throw Object.assign(new RosterSyncBusy('is being synced now', 30), { retryAfter: 30 })
     }
     if (force) {
       await store.set(k.recent, now, config.ROSTER_SYNC_INTERVAL)
@@ -76,15 +73,24 @@ export default fp<RostersPluginOptions>(async function rostersPlugin (fastify, o
       const began = await store.get<number>(k.recent) ?? now
       await store.delete(k.running)
       const wait = Math.max(1, Math.ceil(config.ROSTER_SYNC_INTERVAL - (now - began) / 1000))
-      throw new RosterSyncBusy(`was synced less than ${config.ROSTER_SYNC_INTERVAL} seconds ago (ROSTER_SYNC_INTERVAL)`, wait)
+      throw Object.assign(new RosterSyncBusy(`was synced less than ${config.ROSTER_SYNC_INTERVAL} seconds ago (ROSTER_SYNC_INTERVAL)`, wait), { retryAfter: wait })
     }
   }
 
-  async function run (course: RosterCourse, trigger: RosterTrigger, force: boolean): Promise<RosterOutcome> {
+  /** Checks the platform and takes the course's lock; returns the sync to run. */
+  async function prepare (course: RosterCourse, trigger: RosterTrigger, force: boolean): Promise<() => Promise<RosterOutcome>> {
     const platform = await fastify.platforms.get(course.issuer)
     if (!enabledFor(platform)) throw new RosterSyncOff(platform.issuer)
     const k = keys(course.issuer, course.contextId)
     await acquire(k, force)
+    return async () => await execute(course, trigger, platform, k)
+  }
+
+  async function run (course: RosterCourse, trigger: RosterTrigger, force: boolean): Promise<RosterOutcome> {
+    return await (await prepare(course, trigger, force))()
+  }
+
+  async function execute (course: RosterCourse, trigger: RosterTrigger, platform: Platform, k: ReturnType<typeof keys>): Promise<RosterOutcome> {
     const outcome = emptyOutcome(course, trigger)
     const signal = AbortSignal.any([closing.signal, AbortSignal.timeout(config.ROSTER_SYNC_TIMEOUT * 1000)])
     try {
@@ -92,7 +98,7 @@ export default fp<RostersPluginOptions>(async function rostersPlugin (fastify, o
         config,
         store,
         platform,
-        token: options.token,
+        tokens: fastify.platformTokens,
         applyRoster: fastify.broker.applyRoster,
         signal
       }, outcome)
@@ -122,7 +128,23 @@ export default fp<RostersPluginOptions>(async function rostersPlugin (fastify, o
   }
 
   async function courseOf (issuer: string, contextId: string): Promise<RosterCourse | undefined> {
-    return await store.get<RosterCourse>(keys(issuer, contextId).course)
+    const services = await fastify.launchServices.course(issuer, contextId)
+    if (services?.nrps === undefined) return undefined
+    return {
+      issuer: services.issuer,
+      clientId: services.clientId,
+      deploymentId: services.deploymentId,
+      contextId: services.contextId,
+      membershipsUrl: services.nrps.contextMembershipsUrl
+    }
+  }
+
+  async function knownCourse (issuer: string, contextId: string): Promise<RosterCourse> {
+    const platform = await fastify.platforms.get(issuer)
+    if (!enabledFor(platform)) throw new RosterSyncOff(platform.issuer)
+    const course = await courseOf(issuer, contextId)
+    if (course === undefined) throw new RosterCourseUnknown()
+    return course
   }
 
   function background (work: () => Promise<unknown>): void {
@@ -135,31 +157,23 @@ export default fp<RostersPluginOptions>(async function rostersPlugin (fastify, o
 
   fastify.decorate('rosters', {
     enabledFor,
-    afterLaunch (claims, platform, clientId, classification) {
-      if (!enabledFor(platform) || closing.signal.aborted) return
-      const nrps = claims[LTI_CLAIM.nrps] as Record<string, unknown> | undefined
-      const url = nrps?.context_memberships_url
-      const contextId = launchSummary(claims).context?.id
-      if (typeof url !== 'string' || !isHttpUrl(url) || contextId === undefined || contextId === '') return
-      const deploymentId = claims[LTI_CLAIM.deploymentId]
+    afterLaunch (platform, services) {
+      if (services?.nrps === undefined || services.role !== 'staff' || !enabledFor(platform) || closing.signal.aborted) return
       const course: RosterCourse = {
-        issuer: platform.issuer,
-        clientId,
-        contextId,
-        membershipsUrl: url,
-        ...(typeof deploymentId === 'string' ? { deploymentId } : {})
+        issuer: services.issuer,
+        clientId: services.clientId,
+        deploymentId: services.deploymentId,
+        contextId: services.contextId,
+        membershipsUrl: services.nrps.contextMembershipsUrl
       }
-      background(async () => {
-        await store.set(keys(course.issuer, contextId).course, course, COURSE_TTL)
-        if (classification.role === 'staff') await run(course, 'launch', false)
-      })
+      background(async () => await run(course, 'launch', false))
     },
     async sync (issuer, contextId, trigger, syncOptions = {}) {
-      const platform = await fastify.platforms.get(issuer)
-      if (!enabledFor(platform)) throw new RosterSyncOff(platform.issuer)
-      const course = await courseOf(issuer, contextId)
-      if (course === undefined) throw new RosterCourseUnknown()
-      return await run(course, trigger, syncOptions.force === true)
+      return await run(await knownCourse(issuer, contextId), trigger, syncOptions.force === true)
+    },
+    async start (issuer, contextId, trigger) {
+      const sync = await prepare(await knownCourse(issuer, contextId), trigger, false)
+      background(sync)
     },
     async outcome (issuer, contextId) {
       return await store.get<RosterOutcome>(keys(issuer, contextId).outcome)
@@ -169,4 +183,4 @@ export default fp<RostersPluginOptions>(async function rostersPlugin (fastify, o
       await Promise.allSettled([...inFlight])
     }
   })
-}, { name: 'tool-auth-rosters', dependencies: ['tool-auth-platforms', 'tool-auth-broker'] })
+}, { name: 'tool-auth-rosters', dependencies: ['tool-auth-platforms', 'tool-auth-broker', 'tool-auth-platform-services'] })

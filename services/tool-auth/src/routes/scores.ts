@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ACTIVITY_PROGRESS, ADVANTAGE_SCOPE, GRADING_PROGRESS } from '@ltilaunch/claims'
+import { StoreUnavailableError } from '@ltilaunch/service-kit'
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import {
@@ -9,7 +10,7 @@ import {
 } from '../errors.js'
 import type { HubIdentity } from '../lib/hub-identity.js'
 import type { LaunchServices } from '../lib/launch-services.js'
-import { scoreTokenScopes, type ScoreRecord, type ScoreTarget } from '../lib/scores.js'
+import { scoreKey, scoreTokenScopes, type ScoreRecord, type ScoreTarget } from '../lib/scores.js'
 
 // Numbers as numbers or numeric strings: the schema's type coercion reads "7.5" as 7.5.
 const ScoreRequestSchema = Type.Object({
@@ -180,7 +181,13 @@ const scoresRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
     // The record first: an entry never points at nothing; a record without an entry is not answered 202.
     await fastify.scores.records.save(record)
-    await fastify.scores.queue.enqueue({ scoreId: record.id })
+    try {
+      await fastify.scores.queue.enqueue({ scoreId: record.id })
+    } catch (err) {
+      // Not queued, so not accepted: 503 with Retry-After, and no record that would stay "queued".
+      await fastify.store.delete(scoreKey(record.id)).catch(() => {})
+      throw new StoreUnavailableError(`the score queue: ${(err as Error).message}`)
+    }
     request.log.info({ score: record.id, issuer: target.issuer, user: target.username, by: identity.username, assignment: target.assignment }, 'score queued')
     return await reply.code(202).header('location', stateUrl(record.id)).send(view(record))
   })

@@ -10,7 +10,6 @@ import { nextLink } from '../../src/lib/rosters/nrps.js'
 import type { RosterOutcome } from '../../src/lib/rosters/sync.js'
 
 const COURSE = 'course-42'
-const tokens = async () => NRPS_TOKEN
 
 interface Setup { app: App, platform: TestPlatform, nrps: FakeNrps, broker: FakeBroker }
 
@@ -19,9 +18,9 @@ async function setup (t: Parameters<typeof build>[0], env: Record<string, string
   const nrps = await startNrps(t)
   const broker = await startBroker(t)
   const app = await build(t, {
-    env: { ...platform.env, BROKER_URL: broker.url, BROKER_SERVICE_TOKEN: 'test-broker-token-0123456789', ROSTER_SYNC: 'true', ...env },
-    platformTokens: tokens
+    env: { ...platform.env, token_url: nrps.tokenUrl, BROKER_URL: broker.url, BROKER_SERVICE_TOKEN: 'test-broker-token-0123456789', ROSTER_SYNC: 'true', ...env }
   })
+  nrps.toolJwks = app.toolKeys.jwks
   return { app, platform, nrps, broker }
 }
 
@@ -128,19 +127,27 @@ t.test('the platform refusing the token (401, 403) is the outcome, with its stat
     t.equal(lockFree, undefined, 'the course lock is released after a failure')
   }
 
-  t.test('a wrong token (the tool\'s, refused by the platform) is refused the same way', async (t) => {
-    const platform = await startPlatform(t)
-    const nrps = await startNrps(t)
-    const broker = await startBroker(t)
-    nrps.members = COURSE_MEMBERS()
-    const app = await build(t, {
-      env: { ...platform.env, BROKER_URL: broker.url, BROKER_SERVICE_TOKEN: 'test-broker-token-0123456789', ROSTER_SYNC: 'true' },
-      platformTokens: async () => 'not-the-platform-token'
-    })
-    await launch(app, platform, { overrides: nrpsClaim(nrps), lti: { roles: [INSTRUCTOR] } })
-    const outcome = await outcomeOf(app, platform.issuer)
-    t.equal(outcome.error?.code, 'TOOL_AUTH_ROSTER_PLATFORM_REFUSED')
-    t.same(broker.rosters, [])
+  t.test('a cached token the platform no longer takes is replaced once; a token endpoint that refuses is the outcome, with its error', async (t) => {
+    const s = await setup(t)
+    s.nrps.members = COURSE_MEMBERS()
+    s.nrps.tokens = ['revoked-token-0123456789', NRPS_TOKEN]
+    await staffLaunch(s)
+    await s.app.rosters.settled()
+    const outcome = await outcomeOf(s.app, s.platform.issuer)
+    t.equal(outcome.ok, true, JSON.stringify(outcome.error))
+    t.equal(s.nrps.tokenRequests.length, 2, 'one fresh token after the 401')
+    t.match(s.nrps.tokenRequests[0], { scope: 'https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly', claims: { iss: s.platform.clientId, sub: s.platform.clientId } })
+
+    const refused = await setup(t)
+    refused.nrps.members = COURSE_MEMBERS()
+    refused.nrps.refuseToken = 'invalid_scope'
+    await staffLaunch(refused)
+    await refused.app.rosters.settled()
+    const failed = await outcomeOf(refused.app, refused.platform.issuer)
+    t.equal(failed.error?.code, 'TOOL_AUTH_PLATFORM_TOKEN_REFUSED')
+    t.match(failed.error?.message, /invalid_scope/)
+    t.equal(refused.nrps.requests.length, 0, 'no memberships request without a token')
+    t.same(refused.broker.rosters, [])
   })
 })
 
@@ -174,13 +181,15 @@ t.test('rosters are off by default, and on for one platform with roster_sync in 
   await staffLaunch(off)
   await t.rejects(off.app.rosters.sync(off.platform.issuer, COURSE, 'operator'), { code: 'TOOL_AUTH_ROSTER_SYNC_OFF' })
   t.equal(off.nrps.requests.length, 0)
-  t.equal(await off.app.rosters.course(off.platform.issuer, COURSE), undefined, 'nothing is kept for a platform without rosters')
+  await off.app.rosters.settled()
+  t.equal(await off.app.rosters.outcome(off.platform.issuer, COURSE), undefined, 'no sync ran')
 
   const platform = await startPlatform(t)
   const nrps = await startNrps(t)
   const broker = await startBroker(t)
   nrps.members = COURSE_MEMBERS()
-  const app = await toolFor(t, [platform], { BROKER_URL: broker.url, PUBLIC_URL: 'https://tool.test' }, [{ roster_sync: true, username_prefix: 'lms-' }], { platformTokens: tokens })
+  const app = await toolFor(t, [platform], { BROKER_URL: broker.url, PUBLIC_URL: 'https://tool.test' }, [{ roster_sync: true, username_prefix: 'lms-', token_url: nrps.tokenUrl }])
+  nrps.toolJwks = app.toolKeys.jwks
   await launch(app, platform, { overrides: nrpsClaim(nrps), lti: { roles: [INSTRUCTOR] } })
   const outcome = await outcomeOf(app, platform.issuer)
   t.equal(outcome.ok, true, JSON.stringify(outcome.error))
@@ -210,15 +219,15 @@ t.test('the operator command syncs a course and prints its outcome', async (t) =
   await launch(s.app, s.platform, { overrides: nrpsClaim(s.nrps) })
   await s.app.rosters.settled()
   const { main } = await import('../../src/cli/rosters.js')
-  const env = { ...TEST_ENV, ...s.platform.env, BROKER_URL: s.broker.url, BROKER_SERVICE_TOKEN: 'test-broker-token-0123456789', ROSTER_SYNC: 'true', LOG_LEVEL: 'silent' }
+  const env = { ...TEST_ENV, ...s.platform.env, token_url: s.nrps.tokenUrl, BROKER_URL: s.broker.url, BROKER_SERVICE_TOKEN: 'test-broker-token-0123456789', ROSTER_SYNC: 'true', LOG_LEVEL: 'silent' }
   const lines: string[] = []
-  const code = await main(['sync', s.platform.issuer, COURSE], env, (line) => lines.push(line), { store: s.app.store, platformTokens: tokens })
+  const code = await main(['sync', s.platform.issuer, COURSE], env, (line) => lines.push(line), { store: s.app.store })
   t.equal(code, 0, lines.join('\n'))
   t.match(JSON.parse(lines.join('\n')), { ok: true, trigger: 'operator', members: 2, created: 2 })
   t.same(s.broker.rosters[0]?.members.map((m) => m.role), ['learner', 'staff'])
 
   const again: string[] = []
-  await t.rejects(main(['sync', s.platform.issuer, COURSE], env, (line) => again.push(line), { store: s.app.store, platformTokens: tokens }), { code: 'TOOL_AUTH_ROSTER_SYNC_BUSY' })
+  await t.rejects(main(['sync', s.platform.issuer, COURSE], env, (line) => again.push(line), { store: s.app.store }), { code: 'TOOL_AUTH_ROSTER_SYNC_BUSY' })
   const status: string[] = []
   t.equal(await main(['status', s.platform.issuer, COURSE], env, (line) => status.push(line), { store: s.app.store }), 0)
   t.match(JSON.parse(status.join('\n')), { ok: true, members: 2 })

@@ -14,10 +14,10 @@ interface Setup { app: App, platform: TestPlatform, stub: AdvantageStub, hub: Fa
 
 async function setup (t: Test, env: Record<string, string> = {}): Promise<Setup> {
   const platform = await startPlatform(t)
-  let app: App | undefined
-  const stub = await startAdvantageStub(t, { clientId: platform.clientId, toolJwks: () => (app as App).toolKeys.jwks })
+  const holder: { app?: App } = {}
+  const stub = await startAdvantageStub(t, { clientId: platform.clientId, toolJwks: () => (holder.app as App).toolKeys.jwks })
   const hub = await startFakeHubApi(t)
-  app = await build(t, {
+  const app = holder.app = await build(t, {
     store: 'memory',
     env: {
       ...platform.env,
@@ -213,4 +213,45 @@ t.test('without HUB_API_URL the scores API is off', async (t) => {
   const res = await postScore(app, 'x', { scoreGiven: 1, scoreMaximum: 1 })
   t.equal(res.statusCode, 404)
   t.equal(res.json().code, 'TOOL_AUTH_SCORES_OFF')
+})
+
+t.test('a launch keeps its AGS and NRPS endpoints per person, per hub user and per course; URLs off the platform\'s hosts are dropped', async (t) => {
+  const s = await setup(t)
+  const memberships = `${s.stub.url}/memberships`
+  const res = await launch(s.app, s.platform, {
+    overrides: { sub: 'sub-ada', [LTI_CLAIM.agsEndpoint]: s.stub.agsClaim(), [LTI_CLAIM.nrps]: { context_memberships_url: memberships, service_versions: ['2.0'] } },
+    lti: { user: { name: 'Ada', email: 'ada@example.org' } }
+  })
+  t.equal(res.res.statusCode, 303)
+  const byPerson = await s.app.launchServices.byPerson(s.platform.issuer, 'sub-ada', 'course-42')
+  t.match(byPerson, { username: 'ada@example.org', role: 'learner', serverName: DS101, nrps: { contextMembershipsUrl: memberships, serviceVersions: ['2.0'] }, ags: { lineitems: `${s.stub.url}/lineitems` } })
+  t.same(await s.app.launchServices.byUser('ada@example.org', 'course-42'), byPerson)
+  t.same(await s.app.launchServices.byServer('ada@example.org', DS101), byPerson)
+  t.match(await s.app.launchServices.course(s.platform.issuer, 'course-42'), { nrps: { contextMembershipsUrl: memberships } })
+
+  // Another launch of the course whose memberships URL points elsewhere: dropped; the course keeps the good one.
+  await launch(s.app, s.platform, {
+    overrides: { sub: 'sub-eve', [LTI_CLAIM.nrps]: { context_memberships_url: 'http://10.0.0.1/members', service_versions: ['2.0'] } },
+    lti: { user: { name: 'Eve', email: 'eve@example.org' } }
+  })
+  const eve = await s.app.launchServices.byPerson(s.platform.issuer, 'sub-eve', 'course-42')
+  t.ok(eve)
+  t.notOk(eve?.nrps, 'the off-host memberships URL is not kept')
+  t.match(await s.app.launchServices.course(s.platform.issuer, 'course-42'), { nrps: { contextMembershipsUrl: memberships } })
+})
+
+t.test('from a hub\'s default server (no named servers) the course is the one named, else the latest launch', async (t) => {
+  const s = await setup(t)
+  const ada = await launchAs(s, 'sub-ada', 'ada@example.org')
+  await launchAs(s, 'sub-ada', 'ada@example.org', { context: { id: 'course-7', label: 'ML7' }, ags: null })
+  s.hub.serverToken('tok-default', ada, '')
+  const latest = await postScore(s.app, 'tok-default', { scoreGiven: 1, scoreMaximum: 2 })
+  t.equal(latest.statusCode, 409, 'the latest launch (course-7) has no grade service')
+  t.equal(latest.json().code, 'TOOL_AUTH_SCORE_NO_GRADE_SERVICE')
+  const named = await postScore(s.app, 'tok-default', { scoreGiven: 1, scoreMaximum: 2, course: 'course-42' })
+  t.equal(named.statusCode, 202, named.body)
+  t.equal(named.json().course, 'course-42')
+  const unknown = await postScore(s.app, 'tok-default', { scoreGiven: 1, scoreMaximum: 2, course: 'course-99' })
+  t.equal(unknown.statusCode, 403)
+  t.equal(unknown.json().code, 'TOOL_AUTH_SCORE_NO_LAUNCH')
 })

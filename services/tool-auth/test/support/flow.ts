@@ -18,7 +18,7 @@ export function baseOf (app: App): string {
  * tool-auth on 127.0.0.1 with these platforms in a PLATFORMS_FILE;
  * `settings` adds per-platform entries (username_prefix, admin_roles, ...), by index.
  */
-export async function toolFor (t: Parameters<typeof build>[0], platforms: TestPlatform[], env: Record<string, string | undefined>, settings: Array<Record<string, unknown>> = [], options: Pick<BuildOptions, 'store' | 'platformTokens'> = {}) {
+export async function toolFor (t: Parameters<typeof build>[0], platforms: TestPlatform[], env: Record<string, string | undefined>, settings: Array<Record<string, unknown>> = [], options: Pick<BuildOptions, 'store'> = {}) {
   const dir = t.testdir()
   const file = join(dir, 'platforms.json')
   writeFileSync(file, JSON.stringify(platforms.map((p, i) => ({ issuer: p.issuer, client_ids: [p.clientId], authorize_url: `${p.issuer}/authorize`, jwks_endpoint: `${p.issuer}/jwks`, deployment_ids: [p.deploymentId], ...settings[i] }))))

@@ -3,6 +3,7 @@ import { ROSTER_BATCH_MAX, type RosterMember, type RosterReply, type RosterReque
 import type { Store } from '@ltilaunch/service-kit'
 import type { Platform, ToolAuthConfig } from '../../config.js'
 import { RosterPlatformInvalid, RosterPlatformRefused, RosterPlatformUnavailable } from '../../errors.js'
+import type { PlatformTokens } from '../platform-token.js'
 import { bindings, byOwnership, deriveMembers, type SkipReason } from './members.js'
 import { NRPS_SCOPE, NrpsError, readMemberships } from './nrps.js'
 
@@ -39,14 +40,14 @@ export interface RosterOutcome {
   error?: { code: string, message: string }
 }
 
-/** A platform access token for a scope (the client-credentials grant of LTI Security Framework 4.1). */
-export type PlatformTokenSource = (platform: Platform, clientId: string, scope: string) => Promise<string>
+/** Platform access tokens (lib/platform-token.ts): cached, and forgotten when the platform refuses one. */
+export type PlatformTokenSource = Pick<PlatformTokens, 'token' | 'forget'>
 
 export interface SyncDependencies {
   config: ToolAuthConfig
   store: Store
   platform: Platform
-  token: PlatformTokenSource
+  tokens: PlatformTokenSource
   applyRoster: (roster: RosterRequest) => Promise<RosterReply>
   signal?: AbortSignal
 }
@@ -87,41 +88,58 @@ export function emptyOutcome (course: Pick<RosterCourse, 'issuer' | 'contextId'>
  * failure part way still says what was done; throws the failure.
  */
 export async function syncCourse (course: RosterCourse, deps: SyncDependencies, outcome: RosterOutcome): Promise<void> {
+  const { platform } = deps
+  const request = { platform, clientId: course.clientId, scopes: [NRPS_SCOPE] }
+  try {
+    await readAndApply(course, deps, outcome, await deps.tokens.token(request))
+  } catch (err) {
+    // A cached token the platform no longer takes (revoked, rotated keys): once more with a fresh one.
+    if (!(err instanceof NrpsError && err.status === 401 && outcome.pages === 0)) throw translate(err)
+    await deps.tokens.forget(request)
+    try {
+      await readAndApply(course, deps, outcome, await deps.tokens.token(request))
+    } catch (again) {
+      throw translate(again)
+    }
+  }
+}
+
+async function readAndApply (course: RosterCourse, deps: SyncDependencies, outcome: RosterOutcome, token: string): Promise<void> {
   const { config, store, platform } = deps
-  const token = await deps.token(platform, course.clientId, NRPS_SCOPE)
   const namespace = platform.namespace.prefix !== '' || platform.namespace.suffix !== ''
     ? { namespace: { prefix: platform.namespace.prefix, suffix: platform.namespace.suffix } }
     : {}
-  try {
-    for await (const page of readMemberships(course.membershipsUrl, {
-      token,
-      timeoutMs: config.NRPS_TIMEOUT_MS,
-      maxPages: config.ROSTER_MAX_PAGES,
-      maxPageBytes: 16 * 1024 * 1024,
-      ...(deps.signal === undefined ? {} : { signal: deps.signal })
-    })) {
-      outcome.pages++
-      outcome.members += page.members.length
-      const derived = deriveMembers(page.members, platform, config)
-      for (const skip of derived.skipped) outcome.skipped[skip.reason]++
-      const owners = derived.members.length === 0 ? [] : await store.batch(bindings(derived.members))
-      const { own, taken } = byOwnership(derived.members, owners)
-      outcome.skipped.taken += taken.length
-      for (const { identity } of taken) if (outcome.taken.length < TAKEN_SHOWN) outcome.taken.push(identity.username)
-      for (let at = 0; at < own.length; at += ROSTER_BATCH_MAX) {
-        const members: RosterMember[] = own.slice(at, at + ROSTER_BATCH_MAX).map((derived) => derived.member)
-        const reply = await deps.applyRoster({ course: { id: course.contextId }, ...namespace, members })
-        outcome.created += reply.created
-        outcome.grouped += reply.grouped
-        outcome.unchanged += reply.unchanged
-        outcome.removed += reply.removed
-        outcome.inactive += reply.inactive
-      }
+  for await (const page of readMemberships(course.membershipsUrl, {
+    token,
+    timeoutMs: config.NRPS_TIMEOUT_MS,
+    maxPages: config.ROSTER_MAX_PAGES,
+    maxPageBytes: 16 * 1024 * 1024,
+    ...(deps.signal === undefined ? {} : { signal: deps.signal })
+  })) {
+    outcome.pages++
+    outcome.members += page.members.length
+    const derived = deriveMembers(page.members, platform, config)
+    for (const skip of derived.skipped) outcome.skipped[skip.reason]++
+    const owners = derived.members.length === 0 ? [] : await store.batch(bindings(derived.members))
+    const { own, taken } = byOwnership(derived.members, owners)
+    outcome.skipped.taken += taken.length
+    for (const { identity } of taken) if (outcome.taken.length < TAKEN_SHOWN) outcome.taken.push(identity.username)
+    for (let at = 0; at < own.length; at += ROSTER_BATCH_MAX) {
+      const members: RosterMember[] = own.slice(at, at + ROSTER_BATCH_MAX).map((derived) => derived.member)
+      const reply = await deps.applyRoster({ course: { id: course.contextId }, ...namespace, members })
+      outcome.created += reply.created
+      outcome.grouped += reply.grouped
+      outcome.unchanged += reply.unchanged
+      outcome.removed += reply.removed
+      outcome.inactive += reply.inactive
     }
-  } catch (err) {
-    if (!(err instanceof NrpsError)) throw err
-    if (err.kind === 'refused') throw new RosterPlatformRefused(err.message)
-    if (err.kind === 'unavailable') throw new RosterPlatformUnavailable(err.message)
-    throw new RosterPlatformInvalid(err.message)
   }
+}
+
+/** A failure to read the platform, as the error an outcome records. */
+function translate (err: unknown): unknown {
+  if (!(err instanceof NrpsError)) return err
+  if (err.kind === 'refused') return new RosterPlatformRefused(err.message)
+  if (err.kind === 'unavailable') return new RosterPlatformUnavailable(err.message)
+  return new RosterPlatformInvalid(err.message)
 }

@@ -106,7 +106,7 @@ const callbackRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }, [fastify.oauth.rememberLatest(userinfo)])
     request.log.info({ issuer: platform.issuer, username, role: classification.role, launchId: facts.launchId }, 'launch accepted')
     // The course's roster, in the background (never delays the launch): only where ROSTER_SYNC asks for it.
-    fastify.rosters.afterLaunch(claims, platform, state.clientId, classification)
+    fastify.rosters.afterLaunch(platform, services)
     // In a frame the hub cannot sign in (its cookies are third-party there): a new tab takes over.
     if (framed) return await offerNewTab(fastify, request, reply, sessionId, destination, facts.launchId !== undefined)
     return await reply.code(303).header('cache-control', 'no-store').redirect(destination)
