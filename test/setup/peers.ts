@@ -333,18 +333,18 @@ export async function ensurePeers (options: { log?: (line: string) => void, chro
 /**
  * Installs a package of this repository (e.g. clients/python) into the
  * virtualenv, as a user would (`pip install ./clients/python`), without its
- * dependencies (the pins hold those) and, where the virtualenv has
- * setuptools, without fetching a build backend. Run at each test start: the
- * package follows the checkout, not the stamp.
+ * dependencies (the pins hold those). pip builds it in isolation with the
+ * build backend its pyproject.toml names (the virtualenv's own setuptools
+ * may lack bdist_wheel). Run at each test start: the package follows the
+ * checkout, not the stamp.
  */
 export async function pipInstallLocal (dir: string): Promise<void> {
   const logDir = path.join(outputDir, 'logs')
   mkdirSync(logDir, { recursive: true })
   const logFile = path.join(logDir, `pip-install-${path.basename(dir)}.log`)
   writeFileSync(logFile, `[peers] ${new Date().toISOString()} pip install ${dir}\n`)
-  const hasSetuptools = spawnSync(venvBin('python'), ['-c', 'import setuptools'], { encoding: 'utf8' }).status === 0
   const env = { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1', VIRTUAL_ENV: venvDir() }
-  const args = ['-m', 'pip', 'install', '--no-input', '--no-deps', '--force-reinstall', ...(hasSetuptools ? ['--no-build-isolation'] : []), dir]
+  const args = ['-m', 'pip', 'install', '--no-input', '--no-deps', '--force-reinstall', dir]
   const result = await run(venvBin('python'), args, { logFile, env, timeoutMs: 5 * 60_000 })
   if (result.code !== 0) throw new Error(`pip install ${dir} failed (exit ${result.code}); full output in ${logFile}\n${tail(result.output, 30)}`)
 }
