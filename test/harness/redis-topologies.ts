@@ -30,7 +30,10 @@ export const SENTINEL_NAME = 'ltilaunch'
 export interface RedisNode {
   name: string
   port: number
+  /** The running process (a restart replaces it). */
   proc: ManagedProcess
+  /** Starts the node again after a kill, with its own config and directory. */
+  restart: () => Promise<void>
 }
 
 export interface Failover {
@@ -51,9 +54,17 @@ export interface RedisTopology {
   sentinels: RedisNode[]
   /**
    * Kills (SIGKILL) the master that serves `key` (the primary, under
-   * Sentinel) and waits until its replica has been promoted and takes writes.
+   * Sentinel) and waits until its replica has been promoted and takes writes
+   * (the time reported); then starts the old one again and waits until it
+   * has rejoined as a replica, so the topology is whole for the next test.
    */
   failover: (key?: string) => Promise<Failover>
+  /**
+   * A planned switchover, as for maintenance: the replica of the master that
+   * serves `key` takes over (CLUSTER FAILOVER at the replica; the sentinels'
+   * FAILOVER command) and the old master becomes its replica; nothing is killed.
+   */
+  switchover: (key?: string) => Promise<Failover>
   stop: () => Promise<void>
 }
 
@@ -122,12 +133,24 @@ async function startNode (t: Teardown | undefined, name: string, dir: string, po
   mkdirSync(dir, { recursive: true })
   const file = path.join(dir, sentinel ? 'sentinel.conf' : 'redis.conf')
   writeFileSync(file, text)
-  const proc = await startProcess(t, { name, cmd: REDIS_SERVER, args: sentinel ? [file, '--sentinel'] : [file], cwd: dir, graceMs: 2000 })
-  await until(`${name} to answer on ${port}`, async () => {
-    if (!proc.running()) throw new Error(`${name} exited:\n${proc.tail(20)}`)
-    return (await ask<string>(port, 'PING')) === 'PONG' ? true : undefined
-  }, 15_000)
-  return { name, port, proc }
+  const launch = async (): Promise<ManagedProcess> => {
+    const proc = await startProcess(t, { name, cmd: REDIS_SERVER, args: sentinel ? [file, '--sentinel'] : [file], cwd: dir, graceMs: 2000 })
+    await until(`${name} to answer on ${port}`, async () => {
+      if (!proc.running()) throw new Error(`${name} exited:\n${proc.tail(20)}`)
+      return (await ask<string>(port, 'PING')) === 'PONG' ? true : undefined
+    }, 15_000)
+    return proc
+  }
+  const node: RedisNode = {
+    name,
+    port,
+    proc: await launch(),
+    restart: async () => {
+      await node.proc.stop()
+      node.proc = await launch()
+    }
+  }
+  return node
 }
 
 function kill (node: RedisNode): void {
@@ -194,6 +217,21 @@ export async function startRedisCluster (t: Teardown | undefined, name = 'redis-
         const state = await info(replica.port, 'cluster')
         return state.cluster_enabled === '1' && (await ask<string>(replica.port, 'CLUSTER', 'INFO')).includes('cluster_state:ok') ? true : undefined
       }, 30_000)
+      const ms = Date.now() - started
+      // As an operator would: the old master comes back (its nodes.conf kept) and rejoins as the new one's replica.
+      await master.restart()
+      await until(`${master.name} to rejoin as a replica`, async () => await clusterHealthy(nodes) && (await info(master.port, 'replication')).role === 'slave' ? true : undefined, 30_000)
+      return { killed: master, promoted: replica, ms }
+    },
+    switchover: async (key = 'ltilaunch') => {
+      const live = nodes.filter((node) => node.proc.running())
+      const slot = await ask<number>(live[0]?.port as number, 'CLUSTER', 'KEYSLOT', key)
+      const master = await masterOfSlot(live, slot)
+      const replica = await until(`a replica of ${master.name}`, async () => await replicaOf(live, master))
+      const started = Date.now()
+      await ask(replica.port, 'CLUSTER', 'FAILOVER')
+      await until(`${replica.name} to take over from ${master.name}`, async () =>
+        (await info(replica.port, 'replication')).role === 'master' && (await info(master.port, 'replication')).role === 'slave' ? true : undefined)
       return { killed: master, promoted: replica, ms: Date.now() - started }
     },
     stop
@@ -289,6 +327,30 @@ export async function startRedisSentinel (t: Teardown | undefined, name = 'redis
       // Promoted, and every sentinel (where clients ask) names it.
       await until(`the sentinels to promote ${replica.name}`, async () => {
         if ((await info(replica.port, 'replication')).role !== 'master') return undefined
+        for (const sentinel of sentinels) {
+          const [, port] = await ask<[string, string]>(sentinel.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', SENTINEL_NAME)
+          if (Number(port) !== replica.port) return undefined
+        }
+        return true
+      }, 30_000)
+      const ms = Date.now() - started
+      // As an operator would: the old primary comes back, and the sentinels make it the new one's replica.
+      await primary.restart()
+      await until(`${primary.name} to rejoin as a replica`, async () => {
+        const replication = await info(primary.port, 'replication')
+        return replication.role === 'slave' && Number(replication.master_port) === replica.port && replication.master_link_status === 'up' ? true : undefined
+      }, 30_000)
+      return { killed: primary, promoted: replica, ms }
+    },
+    switchover: async () => {
+      const primary = await currentPrimary(sentinels, nodes)
+      const replica = nodes.find((node) => node !== primary && node.proc.running())
+      if (replica === undefined) throw new Error('no replica to switch over to')
+      const started = Date.now()
+      await ask(sentinels[0]?.port as number, 'SENTINEL', 'FAILOVER', SENTINEL_NAME)
+      await until(`the sentinels to switch over to ${replica.name}`, async () => {
+        if ((await info(replica.port, 'replication')).role !== 'master') return undefined
+        if ((await info(primary.port, 'replication')).role !== 'slave') return undefined
         for (const sentinel of sentinels) {
           const [, port] = await ask<[string, string]>(sentinel.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', SENTINEL_NAME)
           if (Number(port) !== replica.port) return undefined
