@@ -293,8 +293,12 @@ export async function startRedisSentinel (t: Teardown | undefined, name = 'redis
       const nodeDir = path.join(dir, String(port))
       return await startNode(t, `${name}-${port}`, nodeDir, port, config({ ...nodeConfig(nodeDir, port), ...extra }))
     }
-    nodes.push(await dataNode(primaryPort, {}))
-    nodes.push(await dataNode(replicaPort, { replicaof: `127.0.0.1 ${primaryPort}` }))
+    // A primary without a replica in sync refuses writes (503) rather than
+    // accept what a switchover would drop: the sentinels' planned failover
+    // promotes the replica before the old primary stops taking writes.
+    const safety = { 'min-replicas-to-write': 1, 'min-replicas-max-lag': 2 }
+    nodes.push(await dataNode(primaryPort, safety))
+    nodes.push(await dataNode(replicaPort, { ...safety, replicaof: `127.0.0.1 ${primaryPort}` }))
     await until('the replica to be in sync', async () => (await info(replicaPort, 'replication')).master_link_status === 'up' ? true : undefined)
     for (const port of sentinelPorts) {
       const sentinelDir = path.join(dir, `sentinel-${port}`)
