@@ -65,6 +65,8 @@ interface LoadOptions {
   users?: number
   /** How many launches are accepted before the kill. */
   acceptedBeforeKill?: number
+  /** A planned switchover instead of a kill. */
+  planned?: boolean
   /** How long the users keep launching after the failover. */
   afterMs?: number
   log: (line: string) => void
@@ -192,10 +194,10 @@ export async function launchesThroughFailover (options: LoadOptions): Promise<Fa
     if (Date.now() > deadline) throw new Error(`only ${accepted} launches accepted in a minute before the kill:\n${JSON.stringify(outcomes, null, 2)}`)
     await sleep(50)
   }
-  options.log(`killing the master: ${accepted} launches accepted, ${outcomes.length} finished, ${users} users launching`)
+  options.log(`${options.planned === true ? 'switching over' : 'killing'} the master: ${accepted} launches accepted, ${outcomes.length} finished, ${users} users launching`)
   killedAt = Date.now()
-  const failover = await options.topology.failover(options.killKey)
-  options.log(`${failover.killed.name} killed; ${failover.promoted.name} promoted after ${failover.ms} ms`)
+  const failover = options.planned === true ? await options.topology.switchover(options.killKey) : await options.topology.failover(options.killKey)
+  options.log(`${failover.killed.name} ${options.planned === true ? 'switched over' : 'killed'}; ${failover.promoted.name} promoted after ${failover.ms} ms`)
   stopAt = Date.now() + (options.afterMs ?? 3000)
   await Promise.all(running)
 
@@ -224,7 +226,7 @@ export function summarize (run: FailoverRun): string[] {
     counts.set(key, (counts.get(key) ?? 0) + 1)
   }
   return [
-    `failover: ${run.failover.killed.name} killed, ${run.failover.promoted.name} serving after ${run.failover.ms} ms`,
+    `failover: ${run.failover.killed.name} out, ${run.failover.promoted.name} serving after ${run.failover.ms} ms`,
     `${run.outcomes.length} launches, ${run.accepted} accepted by the services: ${run.ready} ready, ${run.failed} failed with a retry, ${run.lost} lost`,
     run.lastErrorMs === undefined ? 'no browser met an error' : `the last error a browser met came ${run.lastErrorMs} ms after the kill`,
     ...[...counts].map(([key, count]) => `${count} x ${key}`)
@@ -279,5 +281,22 @@ export async function topologyScenario (t: Test, name: string, topology: RedisTo
     t.same(blank.map((o) => `${o.n}: ${o.seen} ${o.status} at ${o.at}\n${o.steps}`), [], 'no browser met a dead connection, a 500 or a page without an error code')
     const disagree = run.outcomes.filter((o) => o.launchId !== undefined && (o.seen === 'ready' || o.seen === 'failed') && o.final !== o.seen)
     t.same(disagree.map((o) => `${o.n}: browser ${o.seen}, broker ${o.final ?? 'unknown'}`), [], 'the browser saw what the broker recorded')
+  })
+
+  // Switched back (the promoted replica hands over again): maintenance, nothing killed.
+  await t.test(`launches in flight through a planned switchover on ${topology.kind}: none accepted is lost`, async (t) => {
+    const run = await launchesThroughFailover({
+      stack,
+      topology,
+      apiKey,
+      killKey: `${plan.redisPrefix}spawner-broker:launches`,
+      planned: true,
+      acceptedBeforeKill: 3,
+      log: (line) => t.comment(line)
+    })
+    for (const line of summarize(run)) t.comment(line)
+    t.equal(run.lost, 0, 'every accepted launch reached ready or failed')
+    const blank = run.outcomes.filter((o) => o.seen === 'network-error' || (o.seen === 'error-page' && (o.code === undefined || (o.status >= 500 && o.status !== 503))))
+    t.same(blank.map((o) => `${o.n}: ${o.seen} ${o.status} at ${o.at}\n${o.steps}`), [], 'no browser met a dead connection, a 500 or a page without an error code')
   })
 }

@@ -37,9 +37,19 @@ export function createRedisClient (settings: RedisSettings, extra: RedisOptions 
     ...extra
   }
   if (settings.REDIS_CLUSTER_NODES) {
+    const { retryStrategy, enableOfflineQueue, ...nodeOptions } = common
     return new Cluster(splitList(settings.REDIS_CLUSTER_NODES).map(hostPort), {
-      enableOfflineQueue: false,
-      redisOptions: { ...common, password: settings.REDIS_PASSWORD }
+      enableOfflineQueue: enableOfflineQueue ?? false,
+      clusterRetryStrategy: retryStrategy ?? null,
+      // Reads go where the writes went: a replica may lag, and a one-time value is taken on its master.
+      scaleReads: 'master',
+      // The slot map is asked for again every second, not only on an error. A
+      // client that saw no error since a failover would otherwise keep the old
+      // master's address, and when that master comes back (it first believes
+      // it still owns its slots) write to it, and those writes are lost when it
+      // learns it is now a replica (e2e 21 lost a finished launch that way).
+      slotsRefreshInterval: 1000,
+      redisOptions: { ...nodeOptions, password: settings.REDIS_PASSWORD }
     })
   }
   if (settings.REDIS_SENTINELS) {
