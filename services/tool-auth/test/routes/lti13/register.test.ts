@@ -1,4 +1,5 @@
 import { createServer, RedisStore } from '@ltilaunch/service-kit'
+import { auditStreamEvents } from '@ltilaunch/service-kit/testing'
 import Fastify from 'fastify'
 import fp from 'fastify-plugin'
 import t, { type Test } from 'tap'
@@ -330,7 +331,7 @@ t.test('DYNAMIC_REGISTRATION=off answers 404', async (t) => {
 t.test('the operator command lists and removes registrations; a removed platform cannot launch', async (t) => {
   const app = await buildDynamic(t)
   const store = app.store as RedisStore
-  const env = { ...TEST_ENV, issuer: undefined, client_id: undefined, authorize_url: undefined, jwks_endpoint: undefined, REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: store.prefix }
+  const env = { ...TEST_ENV, issuer: undefined, client_id: undefined, authorize_url: undefined, jwks_endpoint: undefined, REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: store.prefix, AUDIT_STREAM: `${store.prefix}audit` }
   const run = async (...argv: string[]) => {
     const lines: string[] = []
     const code = await registrationsCommand(argv, env as unknown as NodeJS.ProcessEnv, (line) => lines.push(line))
@@ -351,6 +352,10 @@ t.test('the operator command lists and removes registrations; a removed platform
   const removed = await run('remove', dr.issuer)
   t.same(removed, { code: 0, lines: [`removed ${dr.issuer}`] })
   t.equal((await run('remove', dr.issuer)).code, 1, 'removing twice says it is not there')
+  t.match(await auditStreamEvents(store.redis, `${store.prefix}audit`), [
+    { type: 'tool.registration.removed', outcome: 'success', service: 'tool-auth', target: { issuer: dr.issuer } },
+    { type: 'tool.registration.removed', outcome: 'failure', error_code: 'TOOL_AUTH_NOT_FOUND', target: { issuer: dr.issuer } }
+  ], 'each removal is in the audit stream')
   const login = await app.inject({ method: 'GET', url: `/lti13/oauth_login?${new URLSearchParams({ iss: dr.issuer, login_hint: 'h', target_link_uri: 'https://tool.test/lti13/launch' }).toString()}`, headers: { accept: 'application/json' } })
   t.equal(login.statusCode, 400)
   t.equal(login.json().code, 'TOOL_AUTH_ISSUER_UNKNOWN')
