@@ -97,12 +97,13 @@ const STORE_OPERATIONS = new Set([
  * the store itself, so its private fields work.
  */
 export function instrumentStore<S extends Store> (store: S, metrics: KitMetrics): S {
-  const timed = new Map<string, (...args: unknown[]) => Promise<unknown>>()
+  // By the function itself, not its name: a method replaced on the store (a test's stub) is timed as it is now.
+  const timed = new WeakMap<object, (...args: unknown[]) => Promise<unknown>>()
   return new Proxy(store, {
     get (target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver)
       if (typeof property !== 'string' || !STORE_OPERATIONS.has(property) || typeof value !== 'function') return value
-      let wrapper = timed.get(property)
+      let wrapper = timed.get(value)
       if (wrapper === undefined) {
         const labels = { operation: property, store: target.kind }
         wrapper = async (...args: unknown[]) => {
@@ -116,7 +117,7 @@ export function instrumentStore<S extends Store> (store: S, metrics: KitMetrics)
             end()
           }
         }
-        timed.set(property, wrapper)
+        timed.set(value, wrapper)
       }
       return wrapper
     }
