@@ -3,7 +3,8 @@ import fp from 'fastify-plugin'
 import type { BaseConfig } from '../config.js'
 import type { Store } from '../store/index.js'
 import type { AuditService } from '../audit/event.js'
-import auditPlugin from './audit.js'
+import auditPlugin, { traceIdFromHeader } from './audit.js'
+import { traceLogFields } from '../tracing/context.js'
 import errorsPlugin from './errors.js'
 import healthPlugin from './health.js'
 import metricsPlugin from './metrics.js'
@@ -58,6 +59,8 @@ export default fp<ServiceKitOptions>(async function serviceKit (fastify, options
   await fastify.register(auditPlugin, {
     service: options.service as AuditService,
     stream: options.config.AUDIT_STREAM,
-    streamMaxLength: options.config.AUDIT_STREAM_MAXLEN
+    streamMaxLength: options.config.AUDIT_STREAM_MAXLEN,
+    // The request's own trace when tracing runs; otherwise the caller's traceparent, if any.
+    traceId: (request) => traceLogFields().trace_id ?? traceIdFromHeader(request)
   })
 }, { name: 'ltilaunch-service-kit', fastify: '5.x' })

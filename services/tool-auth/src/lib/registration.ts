@@ -4,7 +4,7 @@
  * and keep what the platform answers as a platform registration in the
  * store, in the platforms file's own shape.
  */
-import { ADVANTAGE_SCOPE, MESSAGE_TYPE } from '@ltilaunch/claims'
+import { SERVICE_SCOPE, MESSAGE_TYPE } from '@ltilaunch/claims'
 import { isHttpUrl, type Store } from '@ltilaunch/service-kit'
 import {
   RegistrationConfigurationInvalid,
@@ -30,10 +30,10 @@ const MAX_REPLY_BYTES = 256 * 1024
 
 /** The LTI Advantage scopes this tool asks for when it registers: line items, scores, results, memberships. */
 export const REGISTRATION_SCOPES = [
-  ADVANTAGE_SCOPE.lineItem,
-  ADVANTAGE_SCOPE.resultReadOnly,
-  ADVANTAGE_SCOPE.score,
-  ADVANTAGE_SCOPE.membershipReadOnly
+  SERVICE_SCOPE.lineItem,
+  SERVICE_SCOPE.resultReadOnly,
+  SERVICE_SCOPE.score,
+  SERVICE_SCOPE.contextMembershipReadOnly
 ]
 
 /** What this tool needs from a platform's OpenID configuration, checked. */

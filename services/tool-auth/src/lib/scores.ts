@@ -1,4 +1,4 @@
-import { ADVANTAGE_MEDIA_TYPE, ADVANTAGE_SCOPE } from '@ltilaunch/claims'
+import { SERVICE_MEDIA_TYPE, SERVICE_SCOPE } from '@ltilaunch/claims'
 import type { Store } from '@ltilaunch/service-kit'
 import type { Platform } from '../config.js'
 import { PlatformServicesOff, PlatformTokenRefused, PlatformUnavailable } from '../errors.js'
@@ -87,9 +87,9 @@ export class PermanentScoreError extends Error {}
 
 /** The AGS scopes a score's token asks for: those the course granted, of the ones posting needs. */
 export function scoreTokenScopes (target: ScoreTarget): string[] {
-  const wanted: string[] = [ADVANTAGE_SCOPE.score]
+  const wanted: string[] = [SERVICE_SCOPE.score]
   if (target.lineitem === undefined && target.assignment !== undefined) {
-    wanted.push(target.scope.includes(ADVANTAGE_SCOPE.lineItem) ? ADVANTAGE_SCOPE.lineItem : ADVANTAGE_SCOPE.lineItemReadOnly)
+    wanted.push(target.scope.includes(SERVICE_SCOPE.lineItem) ? SERVICE_SCOPE.lineItem : SERVICE_SCOPE.lineItemReadOnly)
   }
   return wanted.filter((scope) => target.scope.includes(scope))
 }
@@ -122,7 +122,7 @@ export async function postScore (record: ScoreRecord, platform: Platform, tokens
     const reply = await tokens.call(request, scoresUrl(target.lineitem), {
       method: 'POST',
       accept: 'application/json',
-      contentType: ADVANTAGE_MEDIA_TYPE.score,
+      contentType: SERVICE_MEDIA_TYPE.score,
       body: { userId: target.sub, ...record.score }
     })
     if (reply.status < 200 || reply.status >= 300) throw classify(reply, 'the platform refused the score')
@@ -156,7 +156,7 @@ async function assignmentLineItem (record: ScoreRecord, platform: Platform, toke
   let next: string | undefined = url.toString()
   // Bounded: a course with more pages than this is asked with resource_id, which platforms filter by.
   for (let page = 0; page < 10 && next !== undefined; page++) {
-    const reply = await tokens.call(request, next, { method: 'GET', accept: ADVANTAGE_MEDIA_TYPE.lineItemContainer })
+    const reply = await tokens.call(request, next, { method: 'GET', accept: SERVICE_MEDIA_TYPE.lineItemContainer })
     if (reply.status !== 200) throw classify(reply, 'the platform refused to list line items')
     const items = Array.isArray(reply.body) ? reply.body as LineItem[] : []
     const found = items.find((item) => item.resourceId === assignment && typeof item.id === 'string')
@@ -164,15 +164,15 @@ async function assignmentLineItem (record: ScoreRecord, platform: Platform, toke
     next = nextLink(reply.headers.get('link'))
     if (next !== undefined && !serviceUrlAllowed(next, platform)) next = undefined
   }
-  if (!target.scope.includes(ADVANTAGE_SCOPE.lineItem)) {
+  if (!target.scope.includes(SERVICE_SCOPE.lineItem)) {
     throw new PermanentScoreError(`the course has no line item for the assignment "${assignment}", and the platform did not grant the tool the scope to create one`)
   }
   const lock = `${target.issuer}\n${target.contextId}\n${assignment}`
   if (!(await creating(lock))) throw new RetryableScoreError(`another score is creating the line item of the assignment "${assignment}"; this one follows it`)
   const created = await tokens.call(request, lineitems, {
     method: 'POST',
-    accept: ADVANTAGE_MEDIA_TYPE.lineItem,
-    contentType: ADVANTAGE_MEDIA_TYPE.lineItem,
+    accept: SERVICE_MEDIA_TYPE.lineItem,
+    contentType: SERVICE_MEDIA_TYPE.lineItem,
     body: { scoreMaximum: record.score.scoreMaximum, label: target.assignmentLabel ?? assignment, resourceId: assignment, tag: assignment }
   })
   if (created.status !== 200 && created.status !== 201) throw classify(created, 'the platform refused to create the assignment\'s line item')

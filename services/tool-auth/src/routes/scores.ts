@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ACTIVITY_PROGRESS, ADVANTAGE_SCOPE, GRADING_PROGRESS } from '@ltilaunch/claims'
+import { ACTIVITY_PROGRESS, SERVICE_SCOPE, GRADING_PROGRESS } from '@ltilaunch/claims'
 import { StoreUnavailableError } from '@ltilaunch/service-kit'
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
@@ -103,6 +103,7 @@ const scoresRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }
 
   fastify.post('/scores', {
+    config: { audit: 'tool.score.posted' },
     schema: { body: ScoreRequestSchema, response: { 202: ScoreStateSchema } }
   }, async (request, reply) => {
     reply.header('cache-control', 'no-store')
@@ -128,7 +129,7 @@ const scoresRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
     const ags = learner.ags
     if (ags === undefined) throw new ScoreNoGradeService('the launch carried no Assignment and Grade Services claim')
-    if (!ags.scope.includes(ADVANTAGE_SCOPE.score)) throw new ScoreNoGradeService('the platform did not grant the tool the score scope in this course')
+    if (!ags.scope.includes(SERVICE_SCOPE.score)) throw new ScoreNoGradeService('the platform did not grant the tool the score scope in this course')
     const target: ScoreTarget = {
       issuer: learner.issuer,
       clientId: learner.clientId,
@@ -140,7 +141,7 @@ const scoresRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     if (body.assignment !== undefined) {
       const lineitems = ags.lineitems ?? (await launchServices.course(learner.issuer, learner.contextId))?.ags?.lineitems
       if (lineitems === undefined) throw new ScoreNoGradeService('the course\'s launch named no line items URL, where an assignment\'s line item is found')
-      if (!ags.scope.includes(ADVANTAGE_SCOPE.lineItem) && !ags.scope.includes(ADVANTAGE_SCOPE.lineItemReadOnly)) {
+      if (!ags.scope.includes(SERVICE_SCOPE.lineItem) && !ags.scope.includes(SERVICE_SCOPE.lineItemReadOnly)) {
         throw new ScoreNoGradeService('the platform did not grant the tool a line item scope, which finding an assignment\'s line item needs')
       }
       target.lineitems = lineitems
@@ -189,6 +190,12 @@ const scoresRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       throw new StoreUnavailableError(`the score queue: ${(err as Error).message}`)
     }
     request.log.info({ score: record.id, issuer: target.issuer, user: target.username, by: identity.username, assignment: target.assignment }, 'score queued')
+    request.audit({
+      type: 'tool.score.posted',
+      outcome: 'success',
+      actor: { issuer: sender.issuer, sub: sender.sub, username: identity.username, role: sender.role },
+      target: { issuer: target.issuer, client_id: target.clientId, context_id: target.contextId, username: target.username }
+    })
     return await reply.code(202).header('location', stateUrl(record.id)).send(view(record))
   })
 

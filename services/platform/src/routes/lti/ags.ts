@@ -161,6 +161,7 @@ const agsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.post('/lti/courses/:course/lineitems/:lineitem/scores', {
+    config: { audit: 'platform.grades.score' },
     onRequest: needs([SERVICE_SCOPE.score]),
     preValidation: accepts(SERVICE_MEDIA_TYPE.score),
     schema: { params: LineItemParams, body: Body }
@@ -181,6 +182,7 @@ const agsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     if (kept !== undefined && Date.parse(kept.timestamp) > Date.parse(score.timestamp)) throw new ScoreOutOfOrder(kept.timestamp)
     await store.mapSet(scoresMap(course), field, score)
     request.log.info({ clientId, course, lineItem: item.id, gradingProgress: score.gradingProgress }, 'score kept')
+    request.audit({ type: 'platform.grades.score', outcome: 'success', actor: { client_id: clientId }, target: { client_id: clientId, context_id: course, line_item: item.id } })
     await scoreWebhook.enqueue({ context, lineItem: item, score, member })
     return await reply.code(200).type('application/json; charset=utf-8').send({ resultUrl: `${serviceUrls(config.publicUrl, course).lineItem(item.id)}/results?user_id=${encodeURIComponent(score.userId)}` })
   })

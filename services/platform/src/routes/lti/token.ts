@@ -119,6 +119,7 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (fastify) => {
       const token = randomBytes(32).toString('base64url')
       await store.set(accessTokenKey(token), { clientId, scopes: granted } satisfies AccessTokenRecord, config.PLATFORM_ACCESS_TOKEN_TTL)
       request.log.info({ clientId, scopes: granted }, 'service access token issued')
+      request.audit({ type: 'platform.grades.token', outcome: 'success', actor: { client_id: clientId } })
       return { access_token: token, token_type: 'Bearer' as const, expires_in: config.PLATFORM_ACCESS_TOKEN_TTL, scope: granted.join(' ') }
     } catch (err) {
       const code = (err as FastifyError).code
@@ -126,6 +127,7 @@ const tokenRoute: FastifyPluginAsyncTypebox = async (fastify) => {
       if (error === undefined) throw err
       const statusCode = (err as FastifyError).statusCode === 401 ? 401 : (err as FastifyError).statusCode === 503 ? 503 : 400
       request.log.info({ code }, 'token request refused')
+      request.audit({ type: 'platform.grades.token', outcome: 'failure', error_code: code })
       if (statusCode === 401) reply.header('www-authenticate', 'Bearer')
       if (statusCode === 503) reply.header('retry-after', '30')
       return await reply.code(statusCode).send({ error, error_description: (err as Error).message, code })
