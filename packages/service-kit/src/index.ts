@@ -25,7 +25,7 @@ export { autoSubmitPage, escapeHtml, html, page, raw, SafeHtml, type PageOptions
 export { capabilityFingerprint, loggerOptions, maskCapabilityPath, maskedPathLogSerializers, REDACTED_PATHS, requestLogSerializer, type LoggerSettings } from './logger.js'
 export { default as errorsPlugin, errorCodeOf, errorPage, noteErrorCode, errorReplyJson, ErrorReplySchema, genericErrorCode, wantsHtml, type ErrorsPluginOptions, type HintedError } from './plugins/errors.js'
 export { BASE_SECURITY_HEADERS, contentSecurityPolicy, default as securityHeadersPlugin, frameAncestorSources, type SecurityHeadersOptions } from './plugins/security-headers.js'
-export { boundedLabel, Counter, Gauge, Histogram, instrumentStore, KitMetrics, LATENCY_BUCKETS, processMetrics, Registry, UNKNOWN_LABEL } from './metrics.js'
+export { boundedLabel, Counter, Gauge, Histogram, instrumentStore, KitMetrics, LATENCY_BUCKETS, launchStepHistogram, processMetrics, replyCodeLabel, Registry, UNKNOWN_LABEL } from './metrics.js'
 export { default as metricsPlugin, type MetricsPluginOptions } from './plugins/metrics.js'
 export { default as healthPlugin, type ReadinessCheck } from './plugins/health.js'
 export { default as serviceKit, type ServiceKitOptions } from './plugins/service-kit.js'

@@ -1,4 +1,6 @@
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client'
+import type { FastifyReply } from 'fastify'
+import { errorCodeOf } from './plugins/errors.js'
 import type { Store } from './store/store.js'
 
 export { Counter, Gauge, Histogram, Registry } from 'prom-client'
@@ -17,6 +19,25 @@ export function boundedLabel (value: string | undefined, known: (value: string) 
 
 /** Buckets (seconds) for steps a person waits on: a request, a login, a spawn. */
 export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
+
+/**
+ * The launch's steps, one histogram that tool-auth (login, callback) and the
+ * broker (intake, spawn, ready) each register, so a dashboard reads them as one.
+ */
+export function launchStepHistogram (registry: Registry): Histogram<'step' | 'outcome'> {
+  return new Histogram({
+    name: 'ltilaunch_launch_step_duration_seconds',
+    help: 'how long each step of a launch took (tool-auth: login, callback; broker: intake, spawn, ready), by outcome',
+    labelNames: ['step', 'outcome'],
+    buckets: LATENCY_BUCKETS,
+    registers: [registry]
+  })
+}
+
+/** A reply's error code as a metric label: the code it carried, `none` for a success, else `HTTP_<status>`. */
+export function replyCodeLabel (reply: FastifyReply): string {
+  return errorCodeOf(reply) ?? (reply.statusCode < 400 ? 'none' : `HTTP_${reply.statusCode}`)
+}
 
 /** Buckets (seconds) for one round trip to the state store. */
 const STORE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]

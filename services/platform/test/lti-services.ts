@@ -42,13 +42,13 @@ export const toolEntry = (name: string, jwksUri: string, extra: Record<string, u
   ...extra
 })
 
-export async function setup (t: Test, env: Record<string, string> = {}, store?: Store, jwksUris: Record<string, string> = {}) {
+export async function setup (t: Test, env: Record<string, string> = {}, store?: Store, jwksUris: Record<string, string> = {}, logStream?: NonNullable<Parameters<typeof build>[1]>['logStream']) {
   const server = await keyServer(t)
   const tools = [...TEST_TOOLS.tools,
     toolEntry('grader', jwksUris.grader ?? server.url('grader')),
     toolEntry('other', server.url('other')),
     toolEntry('quiet', server.url('quiet'), { send_name: false, send_email: false, scopes: [SERVICE_SCOPE.contextMembershipReadOnly, SERVICE_SCOPE.resultReadOnly] })]
-  const app = await build(t, { env: { PLATFORM_TOOLS: JSON.stringify({ tools }), ...env }, ...(store === undefined ? {} : { store }) })
+  const app = await build(t, { env: { PLATFORM_TOOLS: JSON.stringify({ tools }), ...env }, ...(store === undefined ? {} : { store }), ...(logStream === undefined ? {} : { logStream }) })
   return { app, keys: server.keys }
 }
 

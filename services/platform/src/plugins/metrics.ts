@@ -1,4 +1,4 @@
-import { Counter, errorCodeOf } from '@ltilaunch/service-kit'
+import { Counter, replyCodeLabel } from '@ltilaunch/service-kit'
 import fp from 'fastify-plugin'
 
 // The routes whose outcome an operator follows, by method and route pattern.
@@ -24,6 +24,6 @@ export default fp(async function platformMetricsPlugin (fastify) {
     if (kind === undefined) return
     const status = reply.statusCode
     const outcome = status < 400 ? 'accepted' : status < 500 ? 'refused' : 'failed'
-    requests.inc({ kind, outcome, code: errorCodeOf(reply) ?? (status < 400 ? 'none' : `HTTP_${status}`) })
+    requests.inc({ kind, outcome, code: replyCodeLabel(reply) })
   })
 }, { name: 'platform-metrics', dependencies: ['ltilaunch-metrics'] })

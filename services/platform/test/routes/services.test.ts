@@ -1,4 +1,5 @@
 import { LTI_CLAIM, SERVICE_SCOPE } from '@ltilaunch/claims'
+import { logCapture } from '@ltilaunch/service-kit/testing'
 import t from 'tap'
 import { accessToken, assertion, call, launch, LINEITEM_TYPE, PLATFORM, score, SCORE_TYPE, setup, tokenRequest, type ToolKeys } from '../lti-services.js'
 
@@ -146,4 +147,21 @@ t.test('NRPS leaves names and e-mail out for a tool registered without them, and
   const plain = await launch(app, 'ada', 'test-tool')
   t.notOk(LTI_CLAIM.agsEndpoint in plain, 'no jwks_uri: no services')
   t.notOk(LTI_CLAIM.nrps in plain)
+})
+
+t.test('a score kept and a score refused each leave an audit event (platform.grades.score) naming the tool, course and line item', async (t) => {
+  const log = logCapture()
+  const { app, keys } = await setup(t, { LOG_LEVEL: 'warn' }, undefined, {}, log.stream)
+  const claims = await launch(app, 'ada', 'grader')
+  const lineItem = (claims[LTI_CLAIM.agsEndpoint] as { lineitem: string }).lineitem
+  const token = await accessToken(app, keys.grader as ToolKeys, 'grader')
+  t.equal((await call(app, token, 'POST', `${lineItem}/scores`, score(claims.sub as string), SCORE_TYPE)).statusCode, 200)
+  t.equal((await call(app, token, 'POST', `${lineItem}/scores`, score('not-a-member'), SCORE_TYPE)).statusCode, 422)
+  const events = log.audit().filter((event) => event.type === 'platform.grades.score')
+  t.match(events, [
+    { outcome: 'success', actor: { client_id: 'grader' }, target: { client_id: 'grader', context_id: 'ds101', line_item: lineItem.split('/').pop() } },
+    { outcome: 'failure', error_code: 'PLATFORM_SCORE_USER_NOT_MEMBER' }
+  ])
+  t.equal(events.length, 2)
+  t.notOk(JSON.stringify(events).includes(token), 'the access token is in no event')
 })

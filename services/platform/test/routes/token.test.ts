@@ -1,4 +1,5 @@
 import { SERVICE_SCOPE } from '@ltilaunch/claims'
+import { logCapture } from '@ltilaunch/service-kit/testing'
 import t from 'tap'
 import { assertion, PLATFORM, setup, tokenRequest, type ToolKeys } from '../lti-services.js'
 
@@ -38,4 +39,21 @@ t.test('a tool whose jwks_uri cannot be fetched gets 503 temporarily_unavailable
   t.equal(res.statusCode, 503, res.body)
   t.match(res.json(), { error: 'temporarily_unavailable', code: 'PLATFORM_TOKEN_JWKS_UNAVAILABLE' })
   t.ok(res.headers['retry-after'])
+})
+
+t.test('each token issued or refused leaves an audit event (platform.grades.token), without the assertion or the token', async (t) => {
+  const log = logCapture()
+  const { app, keys } = await setup(t, { LOG_LEVEL: 'warn' }, undefined, {}, log.stream)
+  const jwt = await assertion(keys.grader as ToolKeys, 'grader')
+  const issued = await tokenRequest(app, jwt)
+  t.equal(issued.statusCode, 200)
+  t.equal((await tokenRequest(app, jwt)).statusCode, 401)
+  const events = log.audit().filter((event) => event.type === 'platform.grades.token')
+  t.match(events, [
+    { outcome: 'success', actor: { client_id: 'grader' } },
+    { outcome: 'failure', error_code: 'PLATFORM_TOKEN_ASSERTION_REPLAYED' }
+  ])
+  t.equal(events.length, 2)
+  const text = JSON.stringify(events)
+  t.notOk(text.includes(jwt) || text.includes(issued.json().access_token as string), 'neither the assertion nor the token is in an event')
 })

@@ -1,4 +1,4 @@
-import { Counter, errorCodeOf, Gauge, Histogram, LATENCY_BUCKETS } from '@ltilaunch/service-kit'
+import { Counter, Gauge, launchStepHistogram, replyCodeLabel } from '@ltilaunch/service-kit'
 import fp from 'fastify-plugin'
 import type { WorkerEvents } from '../worker/worker.js'
 
@@ -42,13 +42,7 @@ export default fp(async function brokerMetricsPlugin (fastify) {
     labelNames: ['outcome', 'code'],
     registers: [registry]
   })
-  const steps = new Histogram({
-    name: 'ltilaunch_launch_step_duration_seconds',
-    help: 'how long each step of a launch took (tool-auth: login, callback; broker: intake, spawn, ready), by outcome',
-    labelNames: ['step', 'outcome'],
-    buckets: LATENCY_BUCKETS,
-    registers: [registry]
-  })
+  const steps = launchStepHistogram(registry)
   const spawns = new Counter({
     name: 'ltilaunch_spawns_total',
     help: 'launches the worker finished, by outcome (ready, failed, timeout)',
@@ -120,7 +114,7 @@ export default fp(async function brokerMetricsPlugin (fastify) {
     if (request.method !== 'POST' || request.routeOptions.url !== '/v1/launches') return
     const status = reply.statusCode
     const outcome = status === 201 ? 'created' : status < 400 ? 'repeated' : status < 500 ? 'refused' : 'failed'
-    intake.inc({ outcome, code: errorCodeOf(reply) ?? (status < 400 ? 'none' : `HTTP_${status}`) })
+    intake.inc({ outcome, code: replyCodeLabel(reply) })
     steps.observe({ step: 'intake', outcome }, reply.elapsedTime / 1000)
   })
 }, { name: 'broker-metrics', fastify: '5.x', dependencies: ['ltilaunch-metrics'] })

@@ -1,15 +1,10 @@
-import { boundedLabel, Counter, errorCodeOf, Histogram, LATENCY_BUCKETS } from '@ltilaunch/service-kit'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import { boundedLabel, Counter, launchStepHistogram, replyCodeLabel } from '@ltilaunch/service-kit'
+import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 
 /** How a request ended, for the outcome label. */
 function outcomeOf (statusCode: number): 'accepted' | 'refused' | 'failed' {
   return statusCode < 400 ? 'accepted' : statusCode < 500 ? 'refused' : 'failed'
-}
-
-/** The stable code a refusal carried (none for a success). */
-function codeOf (reply: FastifyReply): string {
-  return errorCodeOf(reply) ?? (reply.statusCode < 400 ? 'none' : `HTTP_${reply.statusCode}`)
 }
 
 // The routes whose replies are a step of a launch, by method and route pattern.
@@ -66,13 +61,7 @@ export default fp(async function toolAuthMetricsPlugin (fastify) {
     labelNames: ['outcome', 'code', 'issuer'],
     registers: [registry]
   })
-  const steps = new Histogram({
-    name: 'ltilaunch_launch_step_duration_seconds',
-    help: 'how long each step of a launch took (tool-auth: login, callback; broker: intake, spawn, ready), by outcome',
-    labelNames: ['step', 'outcome'],
-    buckets: LATENCY_BUCKETS,
-    registers: [registry]
-  })
+  const steps = launchStepHistogram(registry)
   const jwksFetches = new Counter({
     name: 'ltilaunch_jwks_fetches_total',
     help: 'fetches of a platform\'s JWKS by issuer and outcome (ok, error)',
@@ -98,7 +87,7 @@ export default fp(async function toolAuthMetricsPlugin (fastify) {
     const step = STEPS[`${request.method} ${route}`]
     if (step !== undefined) {
       const outcome = outcomeOf(reply.statusCode)
-      const labels = { outcome, code: codeOf(reply), issuer: boundedLabel(issuers.get(request), () => true) }
+      const labels = { outcome, code: replyCodeLabel(reply), issuer: boundedLabel(issuers.get(request), () => true) }
       if (step === 'login') logins.inc(labels)
       else launches.inc(labels)
       steps.observe({ step, outcome }, reply.elapsedTime / 1000)

@@ -1,4 +1,5 @@
 import { LTI_CLAIM, serverNameFor } from '@ltilaunch/claims'
+import { logCapture } from '@ltilaunch/service-kit/testing'
 import t, { type Test } from 'tap'
 import { build, type App } from '../helper.js'
 import { ALL_AGS_SCOPES, startAdvantageStub, startFakeHubApi, type AdvantageStub, type FakeHubApi } from '../support/advantage.js'
@@ -12,13 +13,14 @@ const sleep = async (ms: number) => await new Promise((resolve) => setTimeout(re
 
 interface Setup { app: App, platform: TestPlatform, stub: AdvantageStub, hub: FakeHubApi }
 
-async function setup (t: Test, env: Record<string, string> = {}): Promise<Setup> {
+async function setup (t: Test, env: Record<string, string> = {}, logStream?: NonNullable<Parameters<typeof build>[1]>['logStream']): Promise<Setup> {
   const platform = await startPlatform(t)
   const holder: { app?: App } = {}
   const stub = await startAdvantageStub(t, { clientId: platform.clientId, toolJwks: () => (holder.app as App).toolKeys.jwks })
   const hub = await startFakeHubApi(t)
   const app = holder.app = await build(t, {
     store: 'memory',
+    ...(logStream === undefined ? {} : { logStream }),
     env: {
       ...platform.env,
       token_url: stub.tokenUrl,
@@ -263,4 +265,23 @@ t.test('from a hub\'s default server (no named servers) the course is the one na
   const unknown = await postScore(s.app, 'tok-default', { scoreGiven: 1, scoreMaximum: 2, course: 'course-99' })
   t.equal(unknown.statusCode, 403)
   t.equal(unknown.json().code, 'TOOL_AUTH_SCORE_NO_LAUNCH')
+})
+
+t.test('an accepted score and a refused one each leave an audit event (tool.score.posted), without the server\'s token', async (t) => {
+  const log = logCapture()
+  const s = await setup(t, { LOG_LEVEL: 'warn' }, log.stream)
+  const ada = await launchAs(s, 'sub-ada', 'ada@example.org')
+  s.hub.serverToken('server-token-ada', ada, DS101)
+  t.equal((await postScore(s.app, 'server-token-ada', { scoreGiven: 8, scoreMaximum: 10 })).statusCode, 202)
+  const refused = await postScore(s.app, 'server-token-ada', { scoreGiven: 8, scoreMaximum: 10, user: 'someone-else' })
+  t.equal(refused.statusCode, 403, refused.body)
+  const events = log.audit().filter((event) => event.type === 'tool.score.posted')
+  t.equal(events.length, 2)
+  const [accepted, refusal] = events
+  t.equal(accepted?.outcome, 'success')
+  t.same(accepted?.actor, { issuer: s.platform.issuer, sub: 'sub-ada', username: ada, role: 'learner' })
+  t.match(accepted?.target, { issuer: s.platform.issuer, context_id: 'course-42', username: ada })
+  t.equal(refusal?.outcome, 'failure')
+  t.equal(refusal?.error_code, refused.json().code)
+  t.notOk(JSON.stringify(events).includes('server-token-ada'), 'the token is in no event')
 })
