@@ -1,12 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { serverNameFor } from '@ltilaunch/claims'
+import { createRedisClient, RedisStore, waitForRedis } from '@ltilaunch/service-kit'
 import { redisStoreForTest, testRedisUrl } from '@ltilaunch/service-kit/testing'
 import type { JWK } from 'jose'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { LaunchServicesRepository } from '../../src/lib/launch-services.js'
 import { TEST_ENV } from '../helper.js'
 import { startAdvantageStub, startFakeHubApi } from '../support/advantage.js'
@@ -15,6 +18,7 @@ import { startAdvantageStub, startFakeHubApi } from '../support/advantage.js'
 t.setTimeout(240_000)
 
 const SERVER = fileURLToPath(new URL('../../dist/server.js', import.meta.url))
+const REDIS_SERVER = process.env.LTILAUNCH_REDIS_SERVER ?? '/usr/bin/redis-server'
 const sleep = async (ms: number) => await new Promise((resolve) => setTimeout(resolve, ms))
 
 async function freePort (): Promise<number> {
@@ -45,9 +49,21 @@ async function startToolAuth (env: Record<string, string>): Promise<{ child: Chi
   throw new Error(`tool-auth did not become ready: ${stderr}`)
 }
 
-t.test('a queued score survives a tool-auth crash: another process posts it once the platform is back', { skip: existsSync(SERVER) ? false : 'build tool-auth first (dist/server.js)' }, async (t) => {
-  const store = await redisStoreForTest(t, 'tool-auth-scores-restart')
-  if (store === undefined) return
+interface ScenarioOptions {
+  /** The Redis the processes use, and the key prefix of this run. */
+  redisUrl: string
+  prefix: string
+  store: RedisStore
+  /** Runs while the score waits and tool-auth is down (a Redis restart, say). */
+  whileDown?: () => Promise<void>
+}
+
+/**
+ * A learner's score is accepted while the platform is down; tool-auth is
+ * killed (SIGKILL) with the score queued; `whileDown` runs; a new tool-auth
+ * process posts it once the platform is back, exactly once.
+ */
+async function queuedScoreScenario (t: Test, options: ScenarioOptions): Promise<void> {
   let jwks: { keys: JWK[] } = { keys: [] }
   const stub = await startAdvantageStub(t, { clientId: 'tool-client-1', toolJwks: () => jwks })
   const hub = await startFakeHubApi(t)
@@ -59,8 +75,8 @@ t.test('a queued score survives a tool-auth crash: another process posts it once
     authorize_url: `${issuer}/authorize`,
     jwks_endpoint: `${issuer}/jwks`,
     token_url: stub.tokenUrl,
-    REDIS_URL: testRedisUrl(),
-    REDIS_KEY_PREFIX: store.prefix,
+    REDIS_URL: options.redisUrl,
+    REDIS_KEY_PREFIX: options.prefix,
     HUB_API_URL: hub.apiUrl,
     SCORE_CLAIM_IDLE_MS: '300',
     SCORE_RETRY_BASE_MS: '100',
@@ -69,7 +85,7 @@ t.test('a queued score survives a tool-auth crash: another process posts it once
   }
   // The learner's launch, as the callback keeps it (the launch itself is tested elsewhere).
   const serverName = serverNameFor({ id: 'course-42', label: 'DS101' }, true)
-  await new LaunchServicesRepository(store, 3600).save({
+  await new LaunchServicesRepository(options.store, 3600).save({
     issuer,
     clientId: 'tool-client-1',
     deploymentId: 'deployment-1',
@@ -102,17 +118,66 @@ t.test('a queued score survives a tool-auth crash: another process posts it once
   t.ok((state.attempts as number) >= 1)
   first.child.kill('SIGKILL')
   await once(first.child, 'exit')
+  await options.whileDown?.()
 
   stub.scoreMode = 'ok'
   const second = await startToolAuth(env)
   t.teardown(() => { second.child.kill('SIGKILL') })
-  for (let i = 0; i < 600 && state.state === 'queued'; i++) {
+  for (let i = 0; i < 600 && state.state !== 'sent' && state.state !== 'failed'; i++) {
     await sleep(50)
-    state = await (await fetch(`${second.url}/scores/${id}`, { headers })).json() as Record<string, unknown>
+    const res = await fetch(`${second.url}/scores/${id}`, { headers })
+    if (res.status === 200) state = await res.json() as Record<string, unknown>
   }
   t.equal(state.state, 'sent', 'the new process posted it')
   t.equal(stub.scores.length, 1, 'once')
   t.equal(stub.scores[0]?.body.userId, 'sub-ada')
   second.child.kill('SIGTERM')
   await once(second.child, 'exit')
+}
+
+const unbuilt = existsSync(SERVER) ? false : 'build tool-auth first (dist/server.js)'
+
+t.test('a queued score survives a tool-auth crash: another process posts it once the platform is back', { skip: unbuilt }, async (t) => {
+  const store = await redisStoreForTest(t, 'tool-auth-scores-restart')
+  if (store === undefined) return
+  await queuedScoreScenario(t, { redisUrl: testRedisUrl(), prefix: store.prefix, store })
+})
+
+/** A redis-server of this test's own, with the append-only file written at every command, in a directory that outlives a restart. */
+async function startAofRedis (t: Test, dir: string, port: number): Promise<ChildProcess> {
+  const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], { stdio: 'ignore' })
+  t.teardown(() => { child.kill('SIGKILL') })
+  // Ready (not LOADING) also means the append-only file has been read back.
+  const probe = createRedisClient({ REDIS_URL: `redis://127.0.0.1:${port}` })
+  try {
+    for (let i = 0; i < 100; i++) {
+      if (await waitForRedis(probe, 100) && await probe.ping().catch(() => '') === 'PONG') return child
+      await sleep(50)
+    }
+  } finally {
+    probe.disconnect()
+  }
+  throw new Error(`${REDIS_SERVER} did not answer on port ${port}`)
+}
+
+t.test('a queued score survives a Redis restart with AOF as well as the tool-auth crash: nothing of it lived only in a process', { skip: unbuilt || (existsSync(REDIS_SERVER) ? false : `no ${REDIS_SERVER}`) }, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ltilaunch-aof-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const port = await freePort()
+  let redisServer = await startAofRedis(t, dir, port)
+  const redisUrl = `redis://127.0.0.1:${port}`
+  const redis = createRedisClient({ REDIS_URL: redisUrl })
+  t.teardown(() => { redis.disconnect() })
+  t.ok(await waitForRedis(redis), 'the test\'s own Redis answers')
+  await queuedScoreScenario(t, {
+    redisUrl,
+    prefix: 'ltilaunch:aof-test:',
+    store: new RedisStore(redis, { prefix: 'ltilaunch:aof-test:' }),
+    whileDown: async () => {
+      // Killed, not shut down: only what the append-only file holds comes back.
+      redisServer.kill('SIGKILL')
+      await once(redisServer, 'exit')
+      redisServer = await startAofRedis(t, dir, port)
+    }
+  })
 })
