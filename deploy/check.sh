@@ -142,7 +142,7 @@ done
 run "kubernetes-validate --strict (full.yaml, k8s $K8S_MIN_VERSION, the chart's oldest)" \
   kubernetes-validate --strict --quiet --kubernetes-version "$K8S_MIN_VERSION" "$rendered/full.yaml"
 run "rendered manifests: probes, non-root, PDBs, selectors, mounts" python3 deploy/checks/manifests.py \
-  --external=ltilaunch-redis,ltilaunch-platform-keys,ltilaunch-tool-auth-keys,ltilaunch-broker-tokens,redis \
+  --external=ltilaunch-redis,ltilaunch-platform-keys,ltilaunch-tool-auth-keys,ltilaunch-broker-tokens,redis,otlp-credentials \
   "$rendered"/{default,full,existing,guide}.yaml
 run "values-z2jh.yaml hub.config loads with GenericOAuthenticator/KubeSpawner" \
   python3 deploy/checks/hub_config.py --z2jh deploy/helm/examples/values-z2jh.yaml
