@@ -33,8 +33,8 @@ export interface ServiceContext {
   title?: string
 }
 
-/** A person who launched in a course: enough for the roster and the gradebook. */
-export interface RosterEntry {
+/** A member of a course: a user of the users file with a role in it, or someone who launched in it from a host site. */
+export interface CourseMember {
   sub: string
   /** The platform's own id of the person (`api:<host id>` for a host site's user). */
   localId: string
@@ -44,6 +44,10 @@ export interface RosterEntry {
   givenName?: string
   familyName?: string
   email?: string
+}
+
+/** A person who launched in a course, as the course's roster keeps them: enough for the roster and the gradebook. */
+export interface RosterEntry extends CourseMember {
   lastLaunchAt: string
 }
 

@@ -5,20 +5,10 @@ import { ServiceContextNotGranted, ServiceScopeMissing, ServiceTokenInvalid } fr
 import type { LaunchInput } from '../lib/launch.js'
 import {
   accessTokenKey, courseRosterMap, DEFAULT_SCORE_MAXIMUM, defaultLineItemId, lineItemsMap, serviceClaims, toolContextsMap,
-  type AccessTokenRecord, type LineItem, type RosterEntry, type ServiceContext
+  type AccessTokenRecord, type CourseMember, type LineItem, type RosterEntry, type ServiceContext
 } from '../lib/services.js'
 
-/** A member of a course: a user of the users file with a role in it, or someone who launched in it from a host site. */
-export interface CourseMember {
-  sub: string
-  localId: string
-  /** Context roles, full URIs. */
-  roles: string[]
-  name?: string
-  givenName?: string
-  familyName?: string
-  email?: string
-}
+export type { CourseMember }
 
 export interface LtiServices {
   /**
